@@ -1,0 +1,105 @@
+# fcp: Kubernetes Cluster Federation (v1) in Rust. `make help` lists the targets.
+
+CARGO       ?= cargo
+PYTHON      ?= python3
+OUT         := _output
+ARCH        := amd64
+RUST_TARGET := x86_64-unknown-linux-gnu
+
+# The static release binary: glibc with crt-static, rustls only (no OpenSSL), symbols stripped. --target is
+# explicit so that build scripts and proc-macros stay dynamic host binaries.
+STATIC_ENV  := RUSTFLAGS='-C target-feature=+crt-static' CARGO_PROFILE_RELEASE_STRIP=symbols
+STATIC_BIN  := target/$(RUST_TARGET)/release/fcp
+
+IMAGE_NAME  ?= fcp
+IMAGE_DIR   := $(OUT)/release-images/$(ARCH)
+IMAGE_TAR   := $(IMAGE_DIR)/fcp-$(ARCH).tar
+DOCKER_CTX  := $(OUT)/docker-context
+RELEASE_TARS  := $(OUT)/release-tars
+RELEASE_STAGE := $(OUT)/release-stage
+
+# Evaluated in recipes only: the fcp version from Cargo, the commit from git ("unknown" outside a checkout).
+FCP_VERSION = $$($(CARGO) pkgid -p fcp | sed 's/^.*[^0-9A-Za-z.+-]//')
+FCP_COMMIT  = $$(c=$$(git rev-parse HEAD 2>/dev/null) || c=unknown; \
+                 if [ "$$c" != unknown ] && [ -n "$$(git status --porcelain --untracked-files=no)" ]; then c="$$c-dirty"; fi; \
+                 echo $$c)
+# Reproducible tarballs with GNU tar.
+REPRO_TAR   := tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=gnu
+
+.PHONY: all help build test run image image-docker test-image quick-release bench e2e fmt lint clean
+
+all: build
+
+help:
+	@echo "build          cargo build of the whole workspace"
+	@echo "test           unit and integration tests"
+	@echo "run            the federation apiserver on the embedded store, plain HTTP on :8080"
+	@echo "image          static fcp + $(IMAGE_TAR) (docker-archive, no Docker engine needed)"
+	@echo "image-docker   the same image through docker/Dockerfile and a Docker engine"
+	@echo "test-image     make image, then check the archive (and docker load/run it when an engine answers)"
+	@echo "quick-release  $(RELEASE_TARS)/federation-{server,client}-linux-$(ARCH).tar.gz"
+	@echo "bench, e2e, fmt, lint, clean"
+
+build:
+	$(CARGO) build --workspace
+
+# The e2e tests drive the built binary (target/debug/fcp), so it is built first.
+test:
+	$(CARGO) build -p fcp
+	$(CARGO) test --workspace
+
+run:
+	$(CARGO) build -p fcp
+	@echo "federation-apiserver on http://127.0.0.1:8080 (embedded store in $(OUT)/local/data). Try:"
+	@echo "  kubectl --server=http://127.0.0.1:8080 create -f - --validate=false <<< '{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"hello\",\"namespace\":\"default\"},\"data\":{\"k\":\"v\"}}'"
+	@echo "  kubectl --server=http://127.0.0.1:8080 get configmaps -A"
+	target/debug/fcp federation-apiserver --insecure-port 8080 --data-dir $(OUT)/local/data
+
+# ---------------------------------------------------------------------------------------------------------------
+# Packaging (DESIGN.md §8)
+
+image:
+	@mkdir -p $(IMAGE_DIR) $(DOCKER_CTX)
+	$(STATIC_ENV) $(CARGO) build --release -p fcp --target $(RUST_TARGET)
+	$(PYTHON) docker/build-image.py --binary $(STATIC_BIN) --output $(IMAGE_TAR) \
+		--version "$(FCP_VERSION)" --commit "$(FCP_COMMIT)" --repository $(IMAGE_NAME) --arch $(ARCH) \
+		--rootfs $(DOCKER_CTX)/rootfs.tar
+
+# Needs a Docker engine (or `DOCKER=podman`); `make image` does not.
+DOCKER ?= docker
+image-docker: image
+	$(DOCKER) build -f docker/Dockerfile --build-arg VERSION="$(FCP_VERSION)" --build-arg COMMIT="$(FCP_COMMIT)" \
+		-t $(IMAGE_NAME):dev $(DOCKER_CTX)
+
+# FCP_REQUIRE_DOCKER=1 makes a missing Docker engine a failure instead of a skip.
+test-image: image
+	FCP_IMAGE_TAR=$(CURDIR)/$(IMAGE_TAR) $(CARGO) test -p fcp-e2e --test e2e image -- --nocapture
+
+quick-release: image
+	rm -rf $(RELEASE_STAGE)
+	mkdir -p $(RELEASE_STAGE)/server/federation/server/bin $(RELEASE_TARS)
+	cp $(STATIC_BIN) $(RELEASE_STAGE)/server/federation/server/bin/fcp
+	cp $(IMAGE_TAR) $(RELEASE_STAGE)/server/federation/fcp-$(ARCH).tar
+	$(REPRO_TAR) -C $(RELEASE_STAGE)/server -cf - federation | gzip -n > $(RELEASE_TARS)/federation-server-linux-$(ARCH).tar.gz
+	@echo "note: kubefed is not built yet (crate kubefed has no binary): the server tarball has no" \
+		"federation/server/bin/kubefed and federation-client-linux-$(ARCH).tar.gz is not written"
+	@ls -l $(RELEASE_TARS)
+
+# ---------------------------------------------------------------------------------------------------------------
+
+bench:
+	@echo "bench: not written yet"; exit 1
+
+e2e:
+	$(CARGO) test -p fcp-e2e
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(OUT)

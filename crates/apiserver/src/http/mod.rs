@@ -1,0 +1,350 @@
+//! HTTP: the router, content negotiation, and the handlers that turn requests into registry calls.
+
+mod discovery;
+mod patch;
+mod path;
+mod query;
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+use self::{
+    patch::{PatchType, merge_patch},
+    path::ResourcePath,
+    query::Query,
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    registry::{
+        Registry,
+        store::{DeleteOptions, Deleted, Store, Target, UpdateMode, dry_run_from},
+        watch,
+    },
+    version,
+};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The served resources.
+    pub registry: Arc<Registry>,
+    /// The generic store.
+    pub store: Arc<Store>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Longest a non-watch request may take.
+    pub request_timeout: Duration,
+    /// `host:port` clients should use, reported by `/api`.
+    pub server_address: String,
+    /// Cancelled when the server shuts down: watches end.
+    pub shutdown: CancellationToken,
+}
+
+/// The API server's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/livez", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/version", get(version_info))
+        .route("/api", get(api_versions))
+        .route("/apis", get(api_groups))
+        .fallback(dispatch)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(5), state.store.backend().health()).await {
+        Ok(Ok(())) => "ok".into_response(),
+        Ok(Err(e)) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("[-]storage failed: {e}\nreadyz check failed"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[-]storage failed: timed out\nreadyz check failed",
+        )
+            .into_response(),
+    }
+}
+
+async fn version_info() -> Response {
+    json_response(StatusCode::OK, &json!(version::info()))
+}
+
+async fn api_versions(State(state): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &discovery::api_versions(&state.server_address))
+}
+
+async fn api_groups(State(state): State<AppState>) -> Response {
+    json_response(StatusCode::OK, &discovery::api_group_list(&state.registry))
+}
+
+/// Everything under `/api/...` and `/apis/...` that is not a fixed route.
+async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let segments: Vec<&str> = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
+    // Discovery documents.
+    if request.method() == Method::GET {
+        let doc = match segments.as_slice() {
+            ["api", version] => Some(discovery::api_resource_list(&state.registry, "", version)),
+            ["apis", group] => Some(discovery::api_group_doc(&state.registry, group)),
+            ["apis", group, version] => Some(discovery::api_resource_list(&state.registry, group, version)),
+            _ => None,
+        };
+        if let Some(doc) = doc {
+            return match doc {
+                Some(doc) => json_response(StatusCode::OK, &doc),
+                None => ApiError::path_not_found().into_response(),
+            };
+        }
+    }
+    match path::parse(&state.registry, &path) {
+        Ok(target) => match handle_resource(state, target, request).await {
+            Ok(response) => response,
+            Err(err) => err.into_response(),
+        },
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn handle_resource(state: AppState, target: ResourcePath, request: Request) -> ApiResult<Response> {
+    let (parts, body) = request.into_parts();
+    check_accept(&parts.headers)?;
+    let query = Query::parse(parts.uri.query());
+    let is_watch = parts.method == Method::GET && target.name.is_none() && query.is_watch()?;
+    if is_watch {
+        return watch_collection(&state, &target, &query);
+    }
+    let body = read_body(body, state.max_body_bytes).await?;
+    let timeout = state.request_timeout;
+    match tokio::time::timeout(
+        timeout,
+        serve_resource(&state, &target, &parts.method, &parts.headers, &query, body),
+    )
+    .await
+    {
+        Ok(result) => result,
+        Err(_) => Err(ApiError::timeout(format!(
+            "the request did not complete within the allowed duration of {}s",
+            timeout.as_secs()
+        ))),
+    }
+}
+
+async fn serve_resource(
+    state: &AppState,
+    path: &ResourcePath,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let store = &state.store;
+    let target = Target {
+        resource: &path.resource,
+        namespace: path.namespace.as_deref(),
+    };
+    let dry_run = dry_run_from(&query.all("dryRun"))?;
+    let subresource = path.subresource.as_deref();
+    let mode = match subresource {
+        None => UpdateMode::Main,
+        Some("status") => UpdateMode::Status,
+        Some(_) => return Err(ApiError::method_not_allowed(method.as_str())),
+    };
+    match (method, path.name.as_deref()) {
+        (&Method::GET, None) => {
+            let list = store.list(target, &query.list_options()?).await?;
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        (&Method::GET, Some(name)) => Ok(json_response(StatusCode::OK, &store.get(target, name).await?)),
+        (&Method::POST, None) if subresource.is_none() => {
+            let created = store
+                .create(target, decode_json(headers, &body)?, dry_run)
+                .await?;
+            Ok(json_response(StatusCode::CREATED, &created))
+        }
+        (&Method::PUT, Some(name)) => {
+            let updated = store
+                .update(target, name, mode, decode_json(headers, &body)?, dry_run)
+                .await?;
+            Ok(json_response(StatusCode::OK, &updated))
+        }
+        (&Method::PATCH, Some(name)) => {
+            let content_type = content_type(headers).unwrap_or_default();
+            let patch = match PatchType::from_content_type(&content_type) {
+                Some(PatchType::Merge) => parse_json(&body)?,
+                Some(_) | None => return Err(ApiError::unsupported_media_type(&content_type)),
+            };
+            let patched = store
+                .guaranteed_update(target, name, mode, dry_run, |current| {
+                    let mut object = current.clone();
+                    // The current resourceVersion is not a precondition; one in the patch is.
+                    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                        meta.remove("resourceVersion");
+                    }
+                    merge_patch(&mut object, &patch);
+                    Ok(object)
+                })
+                .await?;
+            Ok(json_response(StatusCode::OK, &patched))
+        }
+        (&Method::DELETE, Some(name)) if subresource.is_none() => {
+            let mut options = delete_options(headers, query, &body)?;
+            if options.dry_run.is_empty() && dry_run {
+                options.dry_run = vec!["All".to_owned()];
+            }
+            match store.delete(target, name, &options).await? {
+                Deleted::Gone(status) => Ok(json_response(StatusCode::OK, &status)),
+                Deleted::Pending(object) => Ok(json_response(StatusCode::OK, &object)),
+            }
+        }
+        _ => Err(ApiError::method_not_allowed(method.as_str())),
+    }
+}
+
+fn watch_collection(state: &AppState, path: &ResourcePath, query: &Query) -> ApiResult<Response> {
+    let options = query.watch_options()?;
+    let events = watch::start(
+        state.store.clone(),
+        path.resource.clone(),
+        path.namespace.clone(),
+        options,
+        state.shutdown.clone(),
+    )?;
+    let lines = ReceiverStream::new(events).map(|line| {
+        let mut bytes = json!({"type": line.event_type, "object": line.object})
+            .to_string()
+            .into_bytes();
+        bytes.push(b'\n');
+        Ok::<_, Infallible>(Bytes::from(bytes))
+    });
+    let mut response = Response::new(Body::from_stream(lines));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(response)
+}
+
+/// DeleteOptions from a non-empty JSON body, else from the query (as kube-apiserver reads them).
+fn delete_options(headers: &HeaderMap, query: &Query, body: &Bytes) -> ApiResult<DeleteOptions> {
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let value = decode_json(headers, body)?;
+        return serde_json::from_value(value)
+            .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")));
+    }
+    let grace_period_seconds = query
+        .get("gracePeriodSeconds")
+        .map(|g| {
+            g.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid gracePeriodSeconds {g:?}")))
+        })
+        .transpose()?;
+    Ok(DeleteOptions {
+        preconditions: None,
+        dry_run: query.all("dryRun"),
+        propagation_policy: query.get("propagationPolicy").map(str::to_owned),
+        grace_period_seconds,
+    })
+}
+
+/// The media type of the request body, lower-cased, without parameters.
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// Decodes a JSON request body. A missing `Content-Type` means JSON (the Python client sends none).
+fn decode_json(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
+    match content_type(headers).as_deref() {
+        None | Some("application/json") => parse_json(body),
+        Some(other) => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+fn parse_json(body: &Bytes) -> ApiResult<Value> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// Checks that the client accepts JSON, the only response format served here.
+fn check_accept(headers: &HeaderMap) -> ApiResult<()> {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let acceptable = accept.split(',').any(|entry| {
+        let media = entry
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        matches!(media.as_str(), "" | "*/*" | "application/*" | "application/json")
+    });
+    if acceptable {
+        Ok(())
+    } else {
+        Err(ApiError::not_acceptable(accept))
+    }
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413 (without reading past the limit).
+async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
+    let mut stream = body.into_data_stream();
+    let mut buffer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        if buffer.len() + chunk.len() > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buffer))
+}
+
+fn json_response(code: StatusCode, body: &Value) -> Response {
+    let mut response = (code, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}

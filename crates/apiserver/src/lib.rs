@@ -1,0 +1,21 @@
+//! The federation apiserver: a Kubernetes-compatible API server over a storage [`fcp_storage::Backend`].
+//!
+//! # Layout
+//! - [`options`]: the command-line flags; [`server`]: start-up, listeners, shutdown, compaction.
+//! - `http`: routing of kube-style paths, discovery, handlers, watch streaming.
+//! - `registry`: the generic store and the per-kind strategies; `resources`: the served kinds.
+//! - `error`: every failure becomes a Kubernetes `Status` in one place.
+
+pub mod options;
+pub mod server;
+pub mod version;
+
+pub use options::ApiServerOptions;
+pub use server::{Server, StartupError, run, start};
+
+mod error;
+pub mod http;
+pub mod registry;
+pub mod resources;
+
+pub use error::{ApiError, ApiResult};

@@ -1,0 +1,131 @@
+//! `fcp federation-apiserver` flags, with the names federation v1 used (DESIGN.md §3.1).
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+/// Flags of the federation apiserver.
+///
+/// Flags from DESIGN.md §3.1 that belong to later work (TLS serving, authentication, authorization, admission)
+/// are accepted by name only when they are implemented; until then they are absent, so that passing one fails
+/// loudly instead of being ignored.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiServerOptions {
+    /// etcd servers to connect to, comma separated (http://host:port). When absent, the embedded store under
+    /// --data-dir is used.
+    #[arg(long, value_delimiter = ',', value_name = "URLS")]
+    pub etcd_servers: Vec<String>,
+
+    /// The prefix of every key in etcd.
+    #[arg(long, default_value = "/registry", value_name = "PREFIX")]
+    pub etcd_prefix: String,
+
+    /// CA bundle to verify the etcd servers' certificates.
+    #[arg(long, value_name = "FILE")]
+    pub etcd_cafile: Option<PathBuf>,
+
+    /// Client certificate for etcd (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub etcd_certfile: Option<PathBuf>,
+
+    /// Client key for etcd (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub etcd_keyfile: Option<PathBuf>,
+
+    /// How often to compact storage history; 0 disables compaction. History of at least this long is kept.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub etcd_compaction_interval: Duration,
+
+    /// Directory of the embedded store (used when --etcd-servers is absent).
+    #[arg(long, default_value = "fcp-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Port for plain HTTP without authentication (0 = off). For local development and tests only.
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub insecure_port: u16,
+
+    /// Address of the insecure port.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub insecure_bind_address: IpAddr,
+
+    /// Port for HTTPS (0 = off). TLS serving is not implemented yet, so only 0 is accepted.
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub secure_port: u16,
+
+    /// Address of the secure port.
+    #[arg(long, default_value = "0.0.0.0", value_name = "IP")]
+    pub bind_address: IpAddr,
+
+    /// The address members of the federation use to reach this server (reported in discovery).
+    #[arg(long, value_name = "IP")]
+    pub advertise_address: Option<IpAddr>,
+
+    /// Largest request body accepted, in bytes (Kubernetes allows 3 MiB objects).
+    #[arg(long, default_value_t = 3 * 1024 * 1024, value_name = "BYTES")]
+    pub max_request_body_bytes: usize,
+
+    /// How long a non-watch request may take before the server answers 504.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Duration,
+}
+
+/// Parses a Go-style duration: `90s`, `5m`, `1h30m`, `250ms`, or a bare number of seconds.
+///
+/// # Errors
+/// A message naming what could not be parsed.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("empty duration".to_owned());
+    }
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "invalid duration {text:?}: expected a number before {rest:?}"
+            ));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: bad number"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let seconds = match unit {
+            "h" => number * 3600.0,
+            "m" => number * 60.0,
+            "s" => number,
+            "ms" => number / 1000.0,
+            "us" | "µs" => number / 1_000_000.0,
+            "ns" => number / 1_000_000_000.0,
+            "" => return Err(format!("invalid duration {text:?}: missing unit (h, m, s, ms)")),
+            other => return Err(format!("invalid duration {text:?}: unknown unit {other:?}")),
+        };
+        total += Duration::from_secs_f64(seconds);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("12"), Ok(Duration::from_secs(12)));
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

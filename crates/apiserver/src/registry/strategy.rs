@@ -1,0 +1,104 @@
+//! Per-kind behaviour of the generic store, as k8s.io/apiserver's `RESTCreateStrategy`/`RESTUpdateStrategy`.
+//!
+//! The store does everything that is the same for every kind (system metadata, object-meta validation, status
+//! and generation rules, storage); a [`Strategy`] does what differs: decoding against the kind's schema,
+//! defaulting and validation. Most kinds are a [`Typed`] strategy over their `k8s-openapi` type plus a
+//! [`KindRules`] impl.
+
+use std::marker::PhantomData;
+
+use fcp_api::validation::{FieldError, NameRule};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+/// What differs between kinds. Implementations must be pure (no I/O) and must not keep state between calls.
+pub trait Strategy: Send + Sync + 'static {
+    /// Decodes `object` against the kind's schema and encodes it back: values of the wrong type are an error
+    /// (the message says which), unknown fields are dropped, defaults are filled in. Runs on every write
+    /// before anything else, so later steps see a well-formed object.
+    ///
+    /// # Errors
+    /// A decode error message, which the store returns as 400 BadRequest.
+    fn normalize(&self, object: Value) -> Result<Value, String>;
+
+    /// Kind-specific validation of a created object. Object metadata is validated by the store.
+    fn validate(&self, object: &Value) -> Vec<FieldError>;
+
+    /// Kind-specific validation of an update (immutable fields and the like). Defaults to [`Self::validate`].
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let _ = old;
+        self.validate(new)
+    }
+
+    /// Which names are valid for this kind.
+    fn name_rule(&self) -> NameRule {
+        NameRule::Dns1123Subdomain
+    }
+}
+
+/// Typed behaviour of one kind, on its `k8s-openapi` (or `fcp-api`) struct.
+pub trait KindRules: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Which names are valid for this kind.
+    const NAME_RULE: NameRule = NameRule::Dns1123Subdomain;
+
+    /// Fills in defaults as kube-apiserver does for this kind.
+    fn apply_defaults(&mut self) {}
+
+    /// Validates a new object (metadata excluded).
+    fn validate(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// Validates an update against the previous object. Defaults to [`Self::validate`].
+    fn validate_update(&self, old: &Self) -> Vec<FieldError> {
+        let _ = old;
+        self.validate()
+    }
+}
+
+/// The [`Strategy`] of a kind described by a typed struct `K`.
+pub struct Typed<K>(PhantomData<fn() -> K>);
+
+impl<K> Typed<K> {
+    /// The strategy of kind `K`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<K> Default for Typed<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn decode<K: DeserializeOwned>(object: &Value) -> Result<K, String> {
+    K::deserialize(object).map_err(|e| e.to_string())
+}
+
+impl<K: KindRules> Strategy for Typed<K> {
+    fn normalize(&self, object: Value) -> Result<Value, String> {
+        let mut typed: K = decode(&object)?;
+        typed.apply_defaults();
+        serde_json::to_value(&typed).map_err(|e| e.to_string())
+    }
+
+    fn validate(&self, object: &Value) -> Vec<FieldError> {
+        match decode::<K>(object) {
+            Ok(typed) => typed.validate(),
+            Err(e) => vec![FieldError::invalid("", None, &e)],
+        }
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        match (decode::<K>(new), decode::<K>(old)) {
+            (Ok(new), Ok(old)) => new.validate_update(&old),
+            (Err(e), _) | (_, Err(e)) => vec![FieldError::invalid("", None, &e)],
+        }
+    }
+
+    fn name_rule(&self) -> NameRule {
+        K::NAME_RULE
+    }
+}

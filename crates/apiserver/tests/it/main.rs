@@ -1,0 +1,10 @@
+//! Integration tests of the federation apiserver over HTTP, against the embedded store and a real etcd.
+//!
+//! Every scenario in `scenarios` runs on both backends (`embedded` and `etcd` modules); `etcd` also checks the
+//! key layout and the behaviour during an etcd outage; `bad_input` feeds malformed requests.
+
+mod bad_input;
+mod client;
+mod embedded;
+mod etcd;
+mod scenarios;

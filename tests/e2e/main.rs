@@ -1,0 +1,4 @@
+//! End-to-end tests.
+
+mod apiserver;
+mod image;
