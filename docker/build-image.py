@@ -7,12 +7,14 @@ The image is what docker/Dockerfile describes, FROM scratch with one layer:
     /federation-apiserver -> /fcp    busybox-style server symlinks
     /federation-controller-manager -> /fcp
     /tmp                             1777
+    /var/lib/fcp                     0700, owned by nobody: the working directory, so that the embedded
+                                     store's default --data-dir (fcp-data, relative) is writable
     /etc/passwd, /etc/group          root and nobody (65534)
 
 and a config with Entrypoint ["/fcp"], User 65534:65534 and OCI labels naming the version and commit.
 The output is what `docker save` writes (manifest.json, the config blob, <id>/layer.tar, repositories), so
 `docker load -i` accepts it, as do `skopeo` and `podman load`. The build is reproducible: every timestamp is 0,
-every owner is 0:0, entries are sorted and the JSON is canonical, so the same binary gives a byte-identical tar.
+every owner is 0:0 (but /var/lib/fcp's), entries are sorted and the JSON is canonical, so the same binary gives a byte-identical tar.
 
 Python 3 standard library only. Usage:
 
@@ -35,6 +37,7 @@ import tarfile
 
 EPOCH = "1970-01-01T00:00:00Z"
 NOBODY = 65534
+WORKDIR = "/var/lib/fcp"
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
 GROUP = b"root:x:0:\nnobody:x:65534:\n"
 SERVER_LINKS = ("federation-apiserver", "federation-controller-manager")
@@ -66,14 +69,14 @@ def check_static_elf(data, arch):
                  "RUSTFLAGS='-C target-feature=+crt-static' and an explicit --target")
 
 
-def tar_info(name, kind, mode, size=0, linkname=""):
+def tar_info(name, kind, mode, size=0, linkname="", owner=0):
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
     info.size = size
     info.linkname = linkname
     info.mtime = 0
-    info.uid = info.gid = 0
+    info.uid = info.gid = owner
     info.uname = info.gname = ""
     return info
 
@@ -91,8 +94,8 @@ def regular(name, data, mode=0o644):
     return tar_info(name, tarfile.REGTYPE, mode, size=len(data)), data
 
 
-def directory(name, mode=0o755):
-    return tar_info(name, tarfile.DIRTYPE, mode), None
+def directory(name, mode=0o755, owner=0):
+    return tar_info(name, tarfile.DIRTYPE, mode, owner=owner), None
 
 
 def symlink(name, target):
@@ -149,6 +152,9 @@ def main():
         regular("fcp", fcp, mode=0o755),
         *(symlink(name, "/fcp") for name in SERVER_LINKS),
         directory("tmp", mode=0o1777),
+        directory("var"),
+        directory("var/lib"),
+        directory(WORKDIR.lstrip("/"), mode=0o700, owner=NOBODY),
     ])
     diff_id = sha256(layer)
 
@@ -172,13 +178,13 @@ def main():
             "Entrypoint": ["/fcp"],
             "Env": ["PATH=/"],
             "User": f"{NOBODY}:{NOBODY}",
-            "WorkingDir": "/",
+            "WorkingDir": WORKDIR,
             "Labels": labels,
         },
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
         "history": [{
             "created": EPOCH,
-            "created_by": "docker/build-image.py: /fcp, server symlinks, /tmp, /etc/passwd, /etc/group",
+            "created_by": "docker/build-image.py: /fcp, server symlinks, /tmp, /var/lib/fcp, /etc/passwd, /etc/group",
         }],
     })
     image_id = sha256(config)

@@ -3,7 +3,7 @@
 //! `make test-image` builds the archive and runs this with `FCP_IMAGE_TAR` pointing at it; without that variable
 //! the test is skipped (a static release build is too slow for `cargo test`). It checks the docker-archive's
 //! structure and digests, then, when a Docker engine answers, loads the image and runs it: `version` through the
-//! entrypoint and both servers through their symlinks. `FCP_REQUIRE_DOCKER=1` turns a missing engine into a
+//! entrypoint, both servers through their symlinks, and the API server with its defaults until `docker stop`. `FCP_REQUIRE_DOCKER=1` turns a missing engine into a
 //! failure.
 
 use std::{
@@ -160,14 +160,18 @@ fn check_archive(path: &Path) -> Image {
             "fcp",
             "federation-apiserver",
             "federation-controller-manager",
-            "tmp"
+            "tmp",
+            "var",
+            "var/lib",
+            "var/lib/fcp",
         ],
         "layer contents"
     );
     for (name, entry) in &layer {
+        let owner = if name == "var/lib/fcp" { 65534 } else { 0 };
         assert_eq!(
             (entry.uid, entry.gid, entry.mtime),
-            (0, 0, 0),
+            (owner, owner, 0),
             "{name}: owner and mtime (reproducible)"
         );
     }
@@ -190,6 +194,9 @@ fn check_archive(path: &Path) -> Image {
     }
     assert_eq!(layer["tmp"].kind, tar::EntryType::Directory);
     assert_eq!(layer["tmp"].mode & 0o7777, 0o1777, "/tmp mode");
+    assert_eq!(config["config"]["WorkingDir"], "/var/lib/fcp");
+    assert_eq!(layer["var/lib/fcp"].kind, tar::EntryType::Directory);
+    assert_eq!(layer["var/lib/fcp"].mode & 0o7777, 0o700, "/var/lib/fcp mode");
     let passwd = String::from_utf8_lossy(&layer["etc/passwd"].data).into_owned();
     assert!(
         passwd
@@ -243,6 +250,46 @@ impl Drop for LoadedTags {
     }
 }
 
+/// Removes a container when the test ends, failed or not.
+struct Container(String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// The API server starts with its defaults as user nobody (the embedded store goes to the working directory),
+/// and `docker stop` (SIGTERM to PID 1) shuts it down gracefully with status 0.
+fn check_graceful_stop(tag: &str) {
+    let id = docker_ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        tag,
+        "federation-apiserver",
+        "--insecure-port",
+        "8080",
+    ]);
+    let container = Container(id.trim().to_owned());
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let logs = || {
+        let output = docker(&["logs", &container.0]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    let running = docker_ok(&["inspect", "--format", "{{.State.Running}}", &container.0]);
+    assert_eq!(running.trim(), "true", "the apiserver exited early:\n{}", logs());
+    docker_ok(&["stop", "--time", "20", &container.0]);
+    let status = docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", &container.0]);
+    assert_eq!(status.trim(), "0", "exit status after docker stop:\n{}", logs());
+    assert!(logs().contains("shutting down gracefully"), "{}", logs());
+}
+
 /// Loads the archive into the engine and runs it.
 fn check_with_docker(path: &Path, image: &Image) {
     let loaded = docker_ok(&["load", "-i", path.to_str().expect("utf-8 path")]);
@@ -286,6 +333,8 @@ fn check_with_docker(path: &Path, image: &Image) {
         help.contains("--etcd-servers"),
         "help through the symlink: {help}"
     );
+
+    check_graceful_stop(tag);
 
     let controller_manager = docker(&[
         "run",

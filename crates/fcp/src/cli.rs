@@ -100,6 +100,10 @@ pub(crate) struct ApiServerCommand {
 
     #[command(flatten)]
     pub(crate) logging: LogOptions,
+
+    /// Print the version (fcp version, git commit, Kubernetes API level) and exit.
+    #[arg(long)]
+    pub(crate) version: bool,
 }
 
 /// Flags shared by every long-running server.
@@ -254,7 +258,7 @@ fn parse_fcp(args: Vec<OsString>) -> Result<Action, UsageError> {
             message: "no server specified".to_owned(),
             usage: Some(command.render_help().to_string()),
         }),
-        Some(FcpCommand::FederationApiserver(server)) => Ok(Action::ApiServer(server)),
+        Some(FcpCommand::FederationApiserver(server)) => Ok(apiserver_action(server)),
         Some(FcpCommand::FederationControllerManager(_)) => {
             Ok(Action::NotImplemented(FEDERATION_CONTROLLER_MANAGER))
         }
@@ -279,9 +283,18 @@ fn parse_server(server: &'static str, args: Vec<OsString>) -> Result<Action, Usa
     match server {
         FEDERATION_APISERVER => {
             let parsed = ApiServerCommand::from_arg_matches(&matches).map_err(|err| one_line(&err, &hint))?;
-            Ok(Action::ApiServer(Box::new(parsed)))
+            Ok(apiserver_action(Box::new(parsed)))
         }
         _ => Ok(Action::NotImplemented(FEDERATION_CONTROLLER_MANAGER)),
+    }
+}
+
+/// `federation-apiserver --version` prints the version, as Kubernetes components do.
+fn apiserver_action(command: Box<ApiServerCommand>) -> Action {
+    if command.version {
+        Action::Version
+    } else {
+        Action::ApiServer(command)
     }
 }
 
@@ -536,6 +549,14 @@ mod tests {
         assert!(matches!(parse_args(&["fcp", "--version"]), Ok(Action::Version)));
         assert!(matches!(parse_args(&["fcp", "-V"]), Ok(Action::Version)));
         assert!(matches!(parse_args(&["fcp", "version"]), Ok(Action::Version)));
+        assert!(matches!(
+            parse_args(&["fcp", "federation-apiserver", "--version"]),
+            Ok(Action::Version)
+        ));
+        assert!(matches!(
+            parse_args(&["federation-apiserver", "--version"]),
+            Ok(Action::Version)
+        ));
     }
 
     #[test]

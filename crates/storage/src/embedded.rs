@@ -14,13 +14,14 @@
 //! | `prev_revision` | the `id` of the key's previous row (0 for a creation) |
 //! | `value` | the bytes |
 //!
-//! The state at revision `r` is, per key, the newest row with `id <= r` unless it is a tombstone. A small `meta`
-//! table holds the compaction point. `<data_dir>/LOCK` is held (`flock`) while the store is open, so two
+//! The state at revision `r` is, per key, the newest row with `id <= r` unless it is a tombstone. An empty store
+//! is at revision 1, as etcd is, so the first write gets revision 2. A small `meta` table holds the compaction
+//! point. `<data_dir>/LOCK` is held (`flock`) while the store is open, so two
 //! processes never share a directory.
 //!
 //! # Writes: one writer thread, group commit
 //! A dedicated thread owns the write connection. It takes every pending request from its channel (up to
-//! [`MAX_BATCH`]), applies them in arrival order inside one transaction (each compare-and-swap sees the writes
+//! 256), applies them in arrival order inside one transaction (each compare-and-swap sees the writes
 //! before it, exactly as if they were serialized), commits once (one `fsync`), then publishes the batch's
 //! events to live watchers and answers the callers. A write is acknowledged only after its commit is durable.
 //!
@@ -58,7 +59,7 @@ use crate::{
 };
 
 /// The most write requests committed in one transaction.
-pub const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 256;
 /// The database file inside the data directory.
 const DB_FILE: &str = "state.db";
 /// The lock file inside the data directory.
@@ -69,6 +70,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const META_COMPACT_REVISION: &str = "compact_revision";
 /// The `meta` row holding the id below which compaction has deleted every obsolete row.
 const META_COMPACTED_THROUGH: &str = "compacted_through";
+/// The revision of an empty store, as in etcd: the first write gets revision 2, and a list of an empty store
+/// reports revision 1, never 0 (which a following watch would read as "from now on").
+const INITIAL_REVISION: i64 = 1;
 /// Keys are UTF-8 strings, which never contain the byte 0xFF: a range end above every key.
 const NO_UPPER_BOUND: &[u8] = &[0xff];
 
@@ -82,7 +86,8 @@ const SCHEMA: &str = "
         prev_revision INTEGER NOT NULL,
         value BLOB NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS log_name_id ON log (name, id);
+    -- `deleted` makes the index covering for counting the live keys of a range.
+    CREATE INDEX IF NOT EXISTS log_name_id ON log (name, id, deleted);
     CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
@@ -325,7 +330,7 @@ impl Backend for EmbeddedBackend {
         let live = self.events.subscribe();
         let current = self.shared.current.load(Ordering::SeqCst);
         let compacted = self.shared.compacted.load(Ordering::SeqCst);
-        if after != Revision::ZERO && after.0 + 1 < compacted {
+        if after != Revision::ZERO && after.0.saturating_add(1) < compacted {
             return Err(StorageError::Compacted {
                 requested: after,
                 compacted: Revision(compacted),
@@ -391,8 +396,15 @@ fn writer_stopped() -> StorageError {
 }
 
 fn unexpected(outcome: &Outcome) -> StorageError {
+    // Only the variant: the outcome may hold a value, which must not end up in logs.
+    let variant = match outcome {
+        Outcome::Written(_) => "Written",
+        Outcome::Deleted(..) => "Deleted",
+        Outcome::CompactionWindow { .. } => "CompactionWindow",
+        Outcome::Removed(_) => "Removed",
+    };
     StorageError::Internal(format!(
-        "embedded store writer answered with an unexpected outcome: {outcome:?}"
+        "embedded store writer answered with an unexpected {variant} outcome"
     ))
 }
 
@@ -491,7 +503,7 @@ fn snapshot_bounds(tx: &Transaction<'_>) -> rusqlite::Result<(i64, i64)> {
     let newest: Option<i64> = tx
         .prepare_cached("SELECT MAX(id) FROM log")?
         .query_row([], |row| row.get(0))?;
-    Ok((compacted, newest.unwrap_or(0).max(compacted)))
+    Ok((compacted, newest.unwrap_or(INITIAL_REVISION).max(compacted)))
 }
 
 fn read_meta(conn: &Connection, name: &str) -> rusqlite::Result<i64> {
@@ -569,10 +581,11 @@ fn list_at(conn: &mut Connection, start: &[u8], end: &[u8], opts: &ListOptions) 
             .unwrap_or_default();
         let count: i64 = tx
             .prepare_cached(
-                "SELECT COUNT(*) FROM log AS l
-                 JOIN (SELECT MAX(id) AS id FROM log WHERE name > ?1 AND name < ?2 AND id <= ?3 GROUP BY name)
-                   AS newest ON l.id = newest.id
-                 WHERE l.deleted = 0",
+                // With exactly one max(), SQLite takes the bare column `deleted` from the row with the max id,
+                // so this reads the covering index only.
+                "SELECT COUNT(*) FROM (
+                   SELECT MAX(id), deleted FROM log WHERE name > ?1 AND name < ?2 AND id <= ?3 GROUP BY name
+                 ) WHERE deleted = 0",
             )
             .and_then(|mut statement| statement.query_row(params![last, end, revision], |row| row.get(0)))
             .map_err(read_error)?;
@@ -598,7 +611,7 @@ fn read_events(
 ) -> Result<std::result::Result<Vec<WatchEvent>, i64>> {
     let tx = conn.transaction().map_err(read_error)?;
     let compacted = read_meta(&tx, META_COMPACT_REVISION).map_err(read_error)?;
-    if after + 1 < compacted {
+    if after.saturating_add(1) < compacted {
         return Ok(Err(compacted));
     }
     let events = tx
@@ -749,7 +762,7 @@ impl WriterState {
         let compacted_through = read_meta(conn, META_COMPACTED_THROUGH)?;
         let newest: Option<i64> = conn.query_row("SELECT MAX(id) FROM log", [], |row| row.get(0))?;
         Ok(Self {
-            current: newest.unwrap_or(0).max(compacted),
+            current: newest.unwrap_or(INITIAL_REVISION).max(compacted),
             compacted,
             compacted_through,
         })
@@ -813,6 +826,18 @@ impl Writer {
                         "write to {} failed: {e}",
                         self.db_path.display()
                     ))));
+                }
+                // A failed COMMIT may still have reached the disk: continue from what the database holds, so
+                // revisions are never reused. (Watchers notice a skipped revision and replay it from the log.)
+                match WriterState::load(&self.conn) {
+                    Ok(state) => {
+                        self.state = state;
+                        self.shared.current.store(state.current, Ordering::SeqCst);
+                        self.shared.compacted.store(state.compacted, Ordering::SeqCst);
+                    }
+                    Err(e) => {
+                        error!(db = %self.db_path.display(), "cannot re-read the store's revision: {e}")
+                    }
                 }
             }
         }
@@ -1071,6 +1096,13 @@ impl WatchState {
             }
             match self.live.recv().await {
                 Ok(batch) => {
+                    if let (Some(first), Some(last)) = (batch.first(), batch.last())
+                        && first.kv.mod_revision.0 > self.read_pos.saturating_add(1)
+                    {
+                        // Revisions were committed without reaching this receiver: replay them from the log.
+                        self.target = last.kv.mod_revision.0;
+                        continue;
+                    }
                     for event in batch.iter() {
                         if event.kv.mod_revision.0 > self.read_pos && event.kv.key.starts_with(&self.prefix) {
                             self.pending.push_back(event.clone());
@@ -1133,7 +1165,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedBackend::open(dir.path()).unwrap();
         let a = store.create("/k/a", Bytes::from_static(b"1")).await.unwrap();
-        assert_eq!(a.mod_revision, Revision(1));
+        assert_eq!(
+            a.mod_revision,
+            Revision(2),
+            "the first write follows the initial revision 1"
+        );
         assert!(store.create("/k/a", Bytes::from_static(b"x")).await.is_err());
         assert!(
             store
@@ -1145,11 +1181,11 @@ mod tests {
             .update("/k/a", a.mod_revision, Bytes::from_static(b"2"))
             .await
             .unwrap();
-        assert_eq!(b.mod_revision, Revision(2));
-        assert_eq!(b.create_revision, Revision(1));
+        assert_eq!(b.mod_revision, Revision(3));
+        assert_eq!(b.create_revision, Revision(2));
         let (_, deleted_at) = store.delete("/k/a", None).await.unwrap();
-        assert_eq!(deleted_at, Revision(3));
-        assert_eq!(store.current_revision().await.unwrap(), Revision(3));
+        assert_eq!(deleted_at, Revision(4));
+        assert_eq!(store.current_revision().await.unwrap(), Revision(4));
     }
 
     #[tokio::test]
@@ -1163,7 +1199,7 @@ mod tests {
         }
         let commits = store.shared.commits.load(Ordering::Relaxed);
         assert!(commits < 50, "200 concurrent writes took {commits} commits");
-        assert_eq!(store.current_revision().await.unwrap(), Revision(200));
+        assert_eq!(store.current_revision().await.unwrap(), Revision(201));
     }
 
     #[tokio::test]
@@ -1186,26 +1222,47 @@ mod tests {
                 ..Tuning::default()
             },
         );
-        let mut kv = store.create("/c/a", Bytes::from_static(b"0")).await.unwrap(); // 1
+        let mut kv = store.create("/c/a", Bytes::from_static(b"0")).await.unwrap(); // 2
         for i in 1..=5 {
             kv = store
                 .update("/c/a", kv.mod_revision, Bytes::from(format!("{i}")))
                 .await
-                .unwrap(); // 2..=6
+                .unwrap(); // 3..=7
         }
-        store.create("/c/gone", Bytes::from_static(b"x")).await.unwrap(); // 7
-        store.delete("/c/gone", None).await.unwrap(); // 8
-        let b = store.create("/c/b", Bytes::from_static(b"b")).await.unwrap(); // 9
+        store.create("/c/gone", Bytes::from_static(b"x")).await.unwrap(); // 8
+        store.delete("/c/gone", None).await.unwrap(); // 9
+        let b = store.create("/c/b", Bytes::from_static(b"b")).await.unwrap(); // 10
         let a = store
             .update("/c/a", kv.mod_revision, Bytes::from_static(b"last"))
             .await
-            .unwrap(); // 10
+            .unwrap(); // 11
         assert_eq!(row_count(dir.path()), 10);
 
-        store.compact(Revision(10)).await.unwrap();
-        // Left: /c/a@6 (the newest row of /c/a below 10, the prev of event 10), /c/b@9, /c/a@10.
+        store.compact(Revision(11)).await.unwrap();
+        // Left: /c/a@7 (the newest row of /c/a below 11, the prev of event 11), /c/b@10, /c/a@11.
         assert_eq!(row_count(dir.path()), 3);
         let listed = store
+            .list(
+                "/c/",
+                ListOptions {
+                    revision: Revision(11),
+                    ..ListOptions::default()
+                },
+            )
+            .await;
+        assert_eq!(listed.unwrap().items, vec![a.clone(), b]);
+        let mut watch = store.watch("/c/", Revision(10)).await.unwrap();
+        let event = watch.next().await.unwrap().unwrap();
+        assert_eq!(event.kv, a);
+        assert_eq!(event.prev.unwrap().value, Bytes::from_static(b"5"));
+
+        // Compacting again below or at the point is a no-op; state survives a reopen.
+        store.compact(Revision(5)).await.unwrap();
+        drop(watch);
+        drop(store);
+        let store = EmbeddedBackend::open(dir.path()).unwrap();
+        assert_eq!(store.current_revision().await.unwrap(), Revision(11));
+        let stale = store
             .list(
                 "/c/",
                 ListOptions {
@@ -1214,32 +1271,11 @@ mod tests {
                 },
             )
             .await;
-        assert_eq!(listed.unwrap().items, vec![a.clone(), b]);
-        let mut watch = store.watch("/c/", Revision(9)).await.unwrap();
-        let event = watch.next().await.unwrap().unwrap();
-        assert_eq!(event.kv, a);
-        assert_eq!(event.prev.unwrap().value, Bytes::from_static(b"5"));
-
-        // Compacting again below or at the point is a no-op; state survives a reopen.
-        store.compact(Revision(4)).await.unwrap();
-        drop(watch);
-        drop(store);
-        let store = EmbeddedBackend::open(dir.path()).unwrap();
-        assert_eq!(store.current_revision().await.unwrap(), Revision(10));
-        let stale = store
-            .list(
-                "/c/",
-                ListOptions {
-                    revision: Revision(9),
-                    ..ListOptions::default()
-                },
-            )
-            .await;
         assert!(
             matches!(
                 stale,
                 Err(StorageError::Compacted {
-                    compacted: Revision(10),
+                    compacted: Revision(11),
                     ..
                 })
             ),
@@ -1273,10 +1309,36 @@ mod tests {
         for i in 0..50 {
             let event = watch.next().await.unwrap().unwrap();
             assert_eq!(event.kv.key, format!("/lag/{i:02}"));
-            assert_eq!(event.kv.mod_revision, Revision(2 * i + 1));
+            assert_eq!(event.kv.mod_revision, Revision(2 * i + 2));
         }
         store.create("/lag/live", Bytes::from_static(b"v")).await.unwrap();
         assert_eq!(watch.next().await.unwrap().unwrap().kv.key, "/lag/live");
+    }
+
+    /// A revision committed without a live event (here: a row written behind the writer's back, which also makes
+    /// the writer's next batch fail on a duplicate id) is replayed from the log, and the writer recovers.
+    #[tokio::test]
+    async fn a_watch_replays_revisions_it_missed_and_the_writer_recovers_from_a_failed_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedBackend::open(dir.path()).unwrap();
+        let mut watch = store.watch("/gap/", Revision::ZERO).await.unwrap();
+        let a = store.create("/gap/a", Bytes::from_static(b"a")).await.unwrap();
+        let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute(
+            "INSERT INTO log (id, name, created, deleted, create_revision, prev_revision, value)
+             VALUES (3, CAST('/gap/b' AS BLOB), 1, 0, 3, 0, CAST('b' AS BLOB))",
+            [],
+        )
+        .unwrap();
+        let failed = store.create("/gap/c", Bytes::from_static(b"c")).await;
+        assert!(matches!(failed, Err(StorageError::Internal(_))), "{failed:?}");
+        let c = store.create("/gap/c", Bytes::from_static(b"c")).await.unwrap();
+        assert_eq!(c.mod_revision, Revision(4));
+
+        assert_eq!(watch.next().await.unwrap().unwrap().kv, a);
+        let b = watch.next().await.unwrap().unwrap();
+        assert_eq!((b.kv.key.as_str(), b.kv.mod_revision), ("/gap/b", Revision(3)));
+        assert_eq!(watch.next().await.unwrap().unwrap().kv, c);
     }
 
     #[tokio::test]

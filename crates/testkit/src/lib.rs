@@ -1,6 +1,7 @@
 //! Test-only helpers shared by the crates' integration tests: a real etcd process on a free loopback port
 //! ([`etcd::TestEtcd`]), an in-process federation apiserver on port 0 ([`apiserver::TestApiServer`]).
 
+#[cfg(feature = "apiserver")]
 pub mod apiserver;
 pub mod etcd;
 

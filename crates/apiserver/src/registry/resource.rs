@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::Strategy;
+use super::{Conversion, Strategy};
 
 /// Whether objects live in a namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,9 @@ pub struct ResourceDef {
     pub tracks_generation: bool,
     /// Per-kind behaviour.
     pub strategy: Arc<dyn Strategy>,
+    /// For a resource stored in another version (`autoscaling/v1` HPAs are stored as `autoscaling/v2`): the
+    /// conversion to and from the storage version. `None` when objects are stored as served.
+    pub conversion: Option<Arc<dyn Conversion>>,
 }
 
 impl std::fmt::Debug for ResourceDef {

@@ -146,8 +146,9 @@ impl Store {
         }
     }
 
-    /// Decodes a stored key-value into the object served from `resource`: sets `resourceVersion` (to
-    /// `revision` when given, else the key's mod revision), `apiVersion` and `kind`.
+    /// Decodes a stored key-value into the object served from `resource`: converts it from the storage
+    /// version when the resource has a conversion, sets `apiVersion`, `kind` and `resourceVersion` (to
+    /// `revision` when given, else the key's mod revision).
     ///
     /// # Errors
     /// 500 when the stored bytes are not a JSON object (a corrupt store).
@@ -159,26 +160,35 @@ impl Store {
     ) -> ApiResult<Value> {
         let mut object: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
-        let Some(map) = object.as_object_mut() else {
+        if !object.is_object() {
             return Err(ApiError::internal(format!(
                 "stored object {} is not a JSON object",
                 kv.key
             )));
-        };
-        map.insert("apiVersion".to_owned(), json!(resource.api_version()));
-        map.insert("kind".to_owned(), json!(resource.kind));
+        }
+        if let Some(conversion) = &resource.conversion {
+            object = conversion.from_storage(object);
+        }
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".to_owned(), json!(resource.api_version()));
+            map.insert("kind".to_owned(), json!(resource.kind));
+        }
         let revision = revision.unwrap_or(kv.mod_revision);
         meta::set_field(&mut object, "resourceVersion", Some(json!(revision.to_string())));
         Ok(object)
     }
 
-    /// Encodes an object for storage: no `resourceVersion`, the resource's `apiVersion` and `kind`.
+    /// Encodes an object for storage: no `resourceVersion`, in the storage version (the resource's own
+    /// `apiVersion` and `kind` unless it has a conversion).
     fn encode(resource: &ResourceDef, object: &Value) -> ApiResult<Bytes> {
         let mut object = object.clone();
         meta::set_field(&mut object, "resourceVersion", None);
         if let Some(map) = object.as_object_mut() {
             map.insert("apiVersion".to_owned(), json!(resource.api_version()));
             map.insert("kind".to_owned(), json!(resource.kind));
+        }
+        if let Some(conversion) = &resource.conversion {
+            object = conversion.to_storage(object);
         }
         serde_json::to_vec(&object)
             .map(Bytes::from)
@@ -636,7 +646,7 @@ impl Store {
             Some(Ok(meta)) => {
                 validate_object_meta(&meta, resource.namespaced(), resource.strategy.name_rule())
             }
-            Some(Err(e)) => vec![FieldError::invalid("metadata", None, &e.to_string())],
+            Some(Err(e)) => vec![FieldError::invalid("metadata", None, e.to_string())],
             None => vec![FieldError::required("metadata", "")],
         };
         errors.extend(match old {

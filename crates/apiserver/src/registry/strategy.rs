@@ -36,6 +36,18 @@ pub trait Strategy: Send + Sync + 'static {
     }
 }
 
+/// Converts objects between a served version and the storage version of a resource that kube-apiserver serves
+/// in more than one version over one storage (`autoscaling/v1` HPAs stored as `autoscaling/v2`). Both
+/// directions are pure and total: they never fail, and drop what the target version cannot hold.
+pub trait Conversion: Send + Sync + 'static {
+    /// Served version -> storage version (`apiVersion`/`kind` set to the storage ones).
+    fn to_storage(&self, object: Value) -> Value;
+    /// Storage version -> served version (`apiVersion`/`kind` set to the served ones).
+    // `from_storage` pairs with `to_storage`; the conversion is a method so it can sit behind `dyn Conversion`.
+    #[allow(clippy::wrong_self_convention)]
+    fn from_storage(&self, object: Value) -> Value;
+}
+
 /// Typed behaviour of one kind, on its `k8s-openapi` (or `fcp-api`) struct.
 pub trait KindRules: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Which names are valid for this kind.

@@ -6,15 +6,17 @@
 mod apps;
 mod autoscaling;
 mod batch;
+mod conversion;
 mod coordination;
 mod core;
+mod events;
 mod federation;
 mod networking;
 mod rbac;
 
 use std::sync::Arc;
 
-use crate::registry::{KindRules, ResourceDef, Scope, Subresources, Typed};
+use crate::registry::{Conversion, KindRules, ResourceDef, Scope, Subresources, Typed};
 
 /// The resources `fcp federation-apiserver` serves.
 #[must_use]
@@ -26,6 +28,7 @@ pub fn federation_profile() -> Vec<ResourceDef> {
     resources.extend(autoscaling::resources());
     resources.extend(networking::resources());
     resources.extend(coordination::resources());
+    resources.extend(events::resources());
     resources.extend(rbac::resources());
     resources.extend(federation::resources());
     resources
@@ -63,6 +66,21 @@ fn def<K: KindRules>(
         storage_path,
         tracks_generation,
         strategy: Arc::new(Typed::<K>::new()),
+        conversion: None,
+    }
+}
+
+/// Like [`def`], for a resource stored in another version through `conversion`.
+fn converted<K: KindRules>(
+    names: Names,
+    storage_path: &'static str,
+    subresources: Subresources,
+    tracks_generation: bool,
+    conversion: impl Conversion,
+) -> ResourceDef {
+    ResourceDef {
+        conversion: Some(Arc::new(conversion)),
+        ..def::<K>(names, storage_path, subresources, tracks_generation)
     }
 }
 

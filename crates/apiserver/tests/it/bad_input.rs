@@ -12,6 +12,8 @@ async fn malformed_requests_get_status_errors_and_store_nothing() {
     let server = TestApiServer::embedded().await.unwrap();
     let client = Client::new(server.base_url());
     let json_ct = Some("application/json");
+    // (what, path, content type, body, expected code, reason, a word the message must contain)
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str, &str)> = vec![
         (
             "malformed JSON",

@@ -3,6 +3,8 @@
 //! Every scenario in `scenarios` runs on both backends (`embedded` and `etcd` modules); `etcd` also checks the
 //! key layout and the behaviour during an etcd outage; `bad_input` feeds malformed requests.
 
+#![allow(clippy::unwrap_used)] // Test code: a panic is a failed assertion.
+
 mod bad_input;
 mod client;
 mod embedded;

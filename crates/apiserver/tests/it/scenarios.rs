@@ -20,6 +20,7 @@ pub async fn run_all(base: &str) {
     status_and_generation(&client, "status").await;
     finalizers_hold_deletion(&client, "finalizers").await;
     cluster_scoped_federation_clusters(&client).await;
+    one_storage_two_versions(&client, "versions").await;
     discovery_and_version(&client).await;
 }
 
@@ -561,4 +562,53 @@ pub async fn watch_after_compaction(client: &Client) {
         ))
         .await;
     old.assert_status(410, "Expired");
+}
+
+/// HPAs are stored as autoscaling/v2 and served as v1 too; core events are events.k8s.io/v1 events.
+async fn one_storage_two_versions(client: &Client, ns: &str) {
+    let v1 = json!({
+        "apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                 "minReplicas": 1, "maxReplicas": 5, "targetCPUUtilizationPercentage": 50}
+    });
+    let created = client
+        .post(
+            &format!("/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers"),
+            &v1,
+        )
+        .await;
+    assert_eq!(created.code, 201, "{}", created.body);
+    assert_eq!(created.body["apiVersion"], "autoscaling/v1");
+    assert_eq!(created.body["spec"]["targetCPUUtilizationPercentage"], 50);
+    let v2 = client
+        .get(&format!(
+            "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/web"
+        ))
+        .await;
+    assert_eq!(v2.code, 200);
+    assert_eq!(v2.body["apiVersion"], "autoscaling/v2");
+    assert_eq!(
+        v2.body["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 50,
+        "{}",
+        v2.body
+    );
+    assert_eq!(v2.rv(), created.rv(), "one object, one resourceVersion");
+
+    let event = json!({
+        "metadata": {"name": "web.1"}, "involvedObject": {"kind": "Deployment", "name": "web", "namespace": ns},
+        "reason": "Scaled", "message": "scaled to 3", "type": "Normal"
+    });
+    assert_eq!(
+        client
+            .post(&format!("/api/v1/namespaces/{ns}/events"), &event)
+            .await
+            .code,
+        201
+    );
+    let new_style = client
+        .get(&format!("/apis/events.k8s.io/v1/namespaces/{ns}/events/web.1"))
+        .await;
+    assert_eq!(new_style.code, 200, "{}", new_style.body);
+    assert_eq!(new_style.body["note"], "scaled to 3");
+    assert_eq!(new_style.body["regarding"]["name"], "web");
 }

@@ -127,6 +127,58 @@ async fn outage_is_unavailable_and_the_backend_recovers() {
     assert_eq!(event.expect("event").expect("no error").kv, updated);
 }
 
+/// Dropping a watch stream cancels the watch in etcd: nothing leaks on the server.
+#[tokio::test]
+async fn dropped_watches_are_cancelled_in_etcd() {
+    let (etcd, backend) = setup().await;
+    let mut watches = Vec::new();
+    for i in 0..3 {
+        watches.push(
+            backend
+                .watch(&format!("/registry/leak/{i}/"), Revision::ZERO)
+                .await
+                .expect("watch"),
+        );
+    }
+    wait_for_watchers(&etcd, 3).await;
+    drop(watches);
+    wait_for_watchers(&etcd, 0).await;
+}
+
+/// Waits until etcd reports `expected` watchers (its `etcd_debugging_mvcc_watcher_total` gauge).
+async fn wait_for_watchers(etcd: &TestEtcd, expected: u64) {
+    let address = etcd.endpoint().trim_start_matches("http://").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = http_get(&address, "/metrics").await;
+        let watchers = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("etcd_debugging_mvcc_watcher_total "))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .expect("etcd reports etcd_debugging_mvcc_watcher_total");
+        if watchers == expected as f64 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "etcd still has {watchers} watchers, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn http_get(address: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to etcd's client port");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read response");
+    response
+}
+
 /// A frozen etcd (SIGSTOP: connections stay open, nothing answers) turns requests into `Unavailable` after the
 /// request timeout instead of hanging them; when it resumes, the backend works again.
 #[tokio::test]
