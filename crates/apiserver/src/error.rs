@@ -117,6 +117,17 @@ impl ApiError {
         .with_details(details)
     }
 
+    /// 422 for list or watch options that do not go together (kube validates them as `ListOptions`).
+    #[must_use]
+    pub fn invalid_options(message: &str) -> Self {
+        Self::new(
+            422,
+            "Invalid",
+            format!("ListOptions.meta.k8s.io \"\" is invalid: {message}"),
+        )
+        .with_details(json!({"group": "meta.k8s.io", "kind": "ListOptions"}))
+    }
+
     /// 400 for a malformed request.
     #[must_use]
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -58,6 +58,15 @@ pub struct ApiServerOptions {
     #[arg(long, value_name = "IP")]
     pub advertise_address: Option<IpAddr>,
 
+    /// Serve watches and resourceVersion=0 lists from an in-memory cache per resource.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub watch_cache: bool,
+
+    /// How many recent changes each resource's watch cache keeps; a watch resuming from further back gets
+    /// 410 Expired and re-lists.
+    #[arg(long, default_value_t = 1000, value_name = "EVENTS")]
+    pub default_watch_cache_size: usize,
+
     /// Largest request body accepted, in bytes (Kubernetes allows 3 MiB objects).
     #[arg(long, default_value_t = 3 * 1024 * 1024, value_name = "BYTES")]
     pub max_request_body_bytes: usize,

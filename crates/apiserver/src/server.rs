@@ -107,9 +107,14 @@ pub async fn start(options: ApiServerOptions, shutdown: CancellationToken) -> Re
         .map_err(|source| StartupError::Bind { address, source })?;
     let insecure_address = listener.local_addr().ok();
     let advertised = options.advertise_address.unwrap_or(address.ip());
+    let registry = Arc::new(Registry::new(federation_profile()));
+    let mut store = Store::new(backend.clone(), &options.etcd_prefix);
+    if options.watch_cache {
+        store.enable_watch_caches(registry.all(), options.default_watch_cache_size, &shutdown);
+    }
     let state = AppState {
-        registry: Arc::new(Registry::new(federation_profile())),
-        store: Arc::new(Store::new(backend.clone(), &options.etcd_prefix)),
+        registry,
+        store: Arc::new(store),
         max_body_bytes: options.max_request_body_bytes,
         request_timeout: options.request_timeout,
         server_address: format!("{advertised}:{}", address.port()),

@@ -96,6 +96,11 @@ impl Query {
                 .map_err(|_| ApiError::bad_request(format!("invalid limit {limit:?}: expected an integer")))?
                 .max(0) as u64,
         };
+        if self.get("sendInitialEvents").is_some() && !self.is_watch()? {
+            return Err(ApiError::invalid_options(
+                "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+            ));
+        }
         Ok(ListOptions {
             label_selector,
             field_selector,
@@ -123,9 +128,15 @@ impl Query {
                 ApiError::bad_request(format!("invalid timeoutSeconds {t:?}: expected an integer"))
             })?)),
         };
+        let send_initial_events = match self.get("sendInitialEvents") {
+            None => None,
+            Some(_) => Some(self.flag("sendInitialEvents")?),
+        };
         Ok(WatchOptions {
             list: self.list_options()?,
             timeout,
+            bookmarks: self.flag("allowWatchBookmarks")?,
+            send_initial_events,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The registry: which resources are served, and the generic store that serves them.
 
+pub mod cache;
 mod meta;
 mod resource;
 pub mod store;
@@ -54,6 +55,11 @@ impl Registry {
     pub fn lookup(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceDef>> {
         self.by_url
             .get(&(group.to_owned(), version.to_owned(), plural.to_owned()))
+    }
+
+    /// Every served resource, in registration order.
+    pub fn all(&self) -> impl Iterator<Item = &ResourceDef> {
+        self.resources.iter().map(AsRef::as_ref)
     }
 
     /// All resources of one group/version, in registration order.

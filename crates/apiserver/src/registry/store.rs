@@ -4,7 +4,7 @@
 //! Objects are JSON values. In storage they carry the `apiVersion`/`kind` of their resource and no
 //! `metadata.resourceVersion`; on the way out the store sets `resourceVersion` from the key's mod revision.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
@@ -17,7 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ResourceDef, meta};
+use tokio_util::sync::CancellationToken;
+
+use super::{ResourceDef, cache::WatchCache, meta};
 use crate::error::{ApiError, ApiResult};
 
 /// How many times a create with `generateName` tries another name after a collision.
@@ -102,6 +104,8 @@ struct ContinueToken {
 pub struct Store {
     backend: Arc<dyn Backend>,
     prefix: String,
+    /// Watch caches by storage path (versions of one resource share one), when enabled.
+    caches: HashMap<&'static str, Arc<WatchCache>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -119,7 +123,31 @@ impl Store {
         Self {
             backend,
             prefix: prefix.trim_end_matches('/').to_owned(),
+            caches: HashMap::new(),
         }
+    }
+
+    /// Starts one watch cache per storage path of `resources`, each keeping `capacity` recent events; they
+    /// run until `shutdown`. Watches and `resourceVersion=0` lists are then served from memory.
+    pub fn enable_watch_caches<'a>(
+        &mut self,
+        resources: impl IntoIterator<Item = &'a ResourceDef>,
+        capacity: usize,
+        shutdown: &CancellationToken,
+    ) {
+        for resource in resources {
+            let prefix = format!("{}/{}/", self.prefix, resource.storage_path);
+            let backend = self.backend.clone();
+            self.caches
+                .entry(resource.storage_path)
+                .or_insert_with(|| WatchCache::start(backend, prefix, capacity, shutdown.clone()));
+        }
+    }
+
+    /// The watch cache of `resource`, when caches are enabled.
+    #[must_use]
+    pub fn watch_cache(&self, resource: &ResourceDef) -> Option<&Arc<WatchCache>> {
+        self.caches.get(resource.storage_path)
     }
 
     /// The backend (for health checks, compaction and watches).
@@ -158,7 +186,7 @@ impl Store {
         kv: &KeyValue,
         revision: Option<Revision>,
     ) -> ApiResult<Value> {
-        let mut object: Value = serde_json::from_slice(&kv.value)
+        let object: Value = serde_json::from_slice(&kv.value)
             .map_err(|e| ApiError::internal(format!("stored object {} is not valid JSON: {e}", kv.key)))?;
         if !object.is_object() {
             return Err(ApiError::internal(format!(
@@ -166,16 +194,23 @@ impl Store {
                 kv.key
             )));
         }
-        if let Some(conversion) = &resource.conversion {
-            object = conversion.from_storage(object);
-        }
+        Ok(self.serve(resource, object, revision.unwrap_or(kv.mod_revision)))
+    }
+
+    /// The object served from `resource` for a stored (parsed) object at `revision`: converted from the
+    /// storage version when the resource has a conversion, with `apiVersion`, `kind` and `resourceVersion`.
+    #[must_use]
+    pub fn serve(&self, resource: &ResourceDef, stored: Value, revision: Revision) -> Value {
+        let mut object = match &resource.conversion {
+            Some(conversion) => conversion.from_storage(stored),
+            None => stored,
+        };
         if let Some(map) = object.as_object_mut() {
             map.insert("apiVersion".to_owned(), json!(resource.api_version()));
             map.insert("kind".to_owned(), json!(resource.kind));
         }
-        let revision = revision.unwrap_or(kv.mod_revision);
         meta::set_field(&mut object, "resourceVersion", Some(json!(revision.to_string())));
-        Ok(object)
+        object
     }
 
     /// Encodes an object for storage: no `resourceVersion`, in the storage version (the resource's own
@@ -219,6 +254,9 @@ impl Store {
     /// # Errors
     /// 400 for a bad continue token or conflicting options, 410 when the revision is compacted.
     pub async fn list(&self, target: Target<'_>, options: &ListOptions) -> ApiResult<Value> {
+        if let Some(list) = self.list_from_cache(target, options) {
+            return Ok(list);
+        }
         let resource = target.resource;
         let prefix = self.collection_prefix(target);
         let (mut revision, mut start_key) = self.list_start(&prefix, options)?;
@@ -281,18 +319,33 @@ impl Store {
                 list_meta["remainingItemCount"] = json!(remaining);
             }
         }
-        for item in &mut items {
-            if let Some(map) = item.as_object_mut() {
-                map.remove("apiVersion");
-                map.remove("kind");
-            }
+        Ok(list_document(resource, list_meta, items))
+    }
+
+    /// A `resourceVersion=0` list ("any recent state") from the watch cache, when it can serve one. The limit
+    /// is ignored (legal for such lists), so there is never a continue token.
+    fn list_from_cache(&self, target: Target<'_>, options: &ListOptions) -> Option<Value> {
+        let from_cache = options.resource_version.as_deref() == Some("0")
+            && options.continue_token.is_none()
+            && options.resource_version_match.as_deref() != Some("Exact");
+        if !from_cache {
+            return None;
         }
-        Ok(json!({
-            "kind": format!("{}List", resource.kind),
-            "apiVersion": resource.api_version(),
-            "metadata": list_meta,
-            "items": items,
-        }))
+        let snapshot = self
+            .watch_cache(target.resource)?
+            .snapshot(&self.collection_prefix(target))
+            .ok()?;
+        let items = snapshot
+            .objects
+            .iter()
+            .map(|o| self.serve(target.resource, o.object.clone(), o.mod_revision))
+            .filter(|object| matches(object, options))
+            .collect();
+        Some(list_document(
+            target.resource,
+            json!({"resourceVersion": snapshot.revision.to_string()}),
+            items,
+        ))
     }
 
     /// Where a list starts: the revision to read at and the first key, from the continue token or the
@@ -659,6 +712,22 @@ impl Store {
             Err(ApiError::invalid(resource, name, &errors))
         }
     }
+}
+
+/// A `<Kind>List` of `items` (served objects; their `apiVersion`/`kind` are dropped as kube does).
+fn list_document(resource: &ResourceDef, metadata: Value, mut items: Vec<Value>) -> Value {
+    for item in &mut items {
+        if let Some(map) = item.as_object_mut() {
+            map.remove("apiVersion");
+            map.remove("kind");
+        }
+    }
+    json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": resource.api_version(),
+        "metadata": metadata,
+        "items": items,
+    })
 }
 
 /// Which part of an object an update may change.

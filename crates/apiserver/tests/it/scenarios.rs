@@ -17,6 +17,8 @@ pub async fn run_all(base: &str) {
     list_pages_at_one_revision(&client, "pages").await;
     watch_from_a_revision(&client, "watch").await;
     watch_without_revision_starts_with_current_state(&client, "watch-initial").await;
+    streaming_list_with_initial_events_end_bookmark(&client, "streaming").await;
+    many_watchers_each_see_every_change(&client, "fanout").await;
     status_and_generation(&client, "status").await;
     finalizers_hold_deletion(&client, "finalizers").await;
     cluster_scoped_federation_clusters(&client).await;
@@ -611,4 +613,147 @@ async fn one_storage_two_versions(client: &Client, ns: &str) {
     assert_eq!(new_style.code, 200, "{}", new_style.body);
     assert_eq!(new_style.body["note"], "scaled to 3");
     assert_eq!(new_style.body["regarding"]["name"], "web");
+}
+
+/// `sendInitialEvents=true`: the current state, a BOOKMARK marking its end with the state's revision, then
+/// changes. The option combinations kube rejects get 422.
+async fn streaming_list_with_initial_events_end_bookmark(client: &Client, ns: &str) {
+    let collection = format!("/api/v1/namespaces/{ns}/configmaps");
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            client.post(&collection, &configmap(name, json!({}))).await.code,
+            201
+        );
+    }
+    let mut watch = client
+        .watch(&format!(
+            "{collection}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+        ))
+        .await;
+    let mut names = Vec::new();
+    for _ in 0..3 {
+        names.push(
+            watch.expect("ADDED").await["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    names.sort();
+    assert_eq!(names, ["a", "b", "c"]);
+    let bookmark = watch.expect("BOOKMARK").await;
+    assert_eq!(bookmark["kind"], "ConfigMap");
+    assert_eq!(bookmark["apiVersion"], "v1");
+    assert_eq!(
+        bookmark["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    let bookmark_rv: i64 = bookmark["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let created = client.post(&collection, &configmap("d", json!({}))).await;
+    let added = watch.expect("ADDED").await;
+    assert_eq!(added["metadata"]["name"], "d");
+    assert!(created.rv().parse::<i64>().unwrap() > bookmark_rv);
+
+    let rejected = client
+        .get(&format!("{collection}?watch=true&sendInitialEvents=true"))
+        .await;
+    rejected.assert_status(422, "Invalid");
+    let rejected = client.get(&format!("{collection}?sendInitialEvents=true")).await;
+    rejected.assert_status(422, "Invalid");
+    let rejected = client
+        .get(&format!(
+            "{collection}?watch=true&resourceVersionMatch=NotOlderThan"
+        ))
+        .await;
+    rejected.assert_status(422, "Invalid");
+
+    // A resourceVersion=0 list may come from the cache: it converges on what was written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let any = client.get(&format!("{collection}?resourceVersion=0")).await;
+        assert_eq!(any.code, 200);
+        if any.body["items"].as_array().unwrap().len() == 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "resourceVersion=0 list never showed 4 items: {}",
+            any.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Fifty watchers of one collection each receive the same change.
+async fn many_watchers_each_see_every_change(client: &Client, ns: &str) {
+    let collection = format!("/api/v1/namespaces/{ns}/configmaps");
+    let start = client.get(&collection).await.rv();
+    let mut watches = Vec::new();
+    for _ in 0..50 {
+        watches.push(
+            client
+                .watch(&format!("{collection}?watch=true&resourceVersion={start}"))
+                .await,
+        );
+    }
+    let created = client
+        .post(&collection, &configmap("shared", json!({"k": "v"})))
+        .await;
+    assert_eq!(created.code, 201);
+    for watch in &mut watches {
+        let object = watch.expect("ADDED").await;
+        assert_eq!(
+            object["metadata"]["resourceVersion"],
+            created.body["metadata"]["resourceVersion"]
+        );
+    }
+}
+
+/// A watch cache keeping only 5 events answers a watch from further back with a 410 Expired event.
+pub async fn watch_cache_window_expires(client: &Client) {
+    let collection = "/api/v1/namespaces/window/configmaps";
+    let first = client.post(collection, &configmap("w", json!({"v": "0"}))).await;
+    assert_eq!(first.code, 201);
+    let early = first.rv();
+    for i in 1..=20 {
+        let reply = client
+            .merge_patch(&format!("{collection}/w"), &json!({"data": {"v": i.to_string()}}))
+            .await;
+        assert_eq!(reply.code, 200);
+    }
+    let latest = client.get(&format!("{collection}/w")).await.rv();
+    // Wait until the cache has seen the last write (it is fed asynchronously), then resume from far back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let any = client.get(&format!("{collection}?resourceVersion=0")).await;
+        if any.rv() == latest {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cache never caught up");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mut watch = client
+        .watch(&format!("{collection}?watch=true&resourceVersion={early}"))
+        .await;
+    let event = watch.next().await.expect("an event");
+    assert_eq!(event["type"], "ERROR", "{event}");
+    assert_eq!(event["object"]["code"], 410);
+    assert_eq!(event["object"]["reason"], "Expired");
+    assert!(watch.next().await.is_none());
+    // Resuming from a recent revision works.
+    let mut recent = client
+        .watch(&format!("{collection}?watch=true&resourceVersion={latest}"))
+        .await;
+    assert_eq!(
+        client
+            .merge_patch(&format!("{collection}/w"), &json!({"data": {"v": "new"}}))
+            .await
+            .code,
+        200
+    );
+    assert_eq!(recent.expect("MODIFIED").await["data"]["v"], "new");
 }
