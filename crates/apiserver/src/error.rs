@@ -128,6 +128,16 @@ impl ApiError {
         .with_details(json!({"group": "meta.k8s.io", "kind": "ListOptions"}))
     }
 
+    /// 422 for a Scale with negative replicas.
+    #[must_use]
+    pub fn invalid_scale(name: &str, replicas: i64) -> Self {
+        let message = format!("spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0");
+        Self::new(422, "Invalid", format!("Scale.autoscaling \"{name}\" is invalid: {message}")).with_details(json!({
+            "name": name, "group": "autoscaling", "kind": "Scale",
+            "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {replicas}: must be greater than or equal to 0"), "field": "spec.replicas"}]
+        }))
+    }
+
     /// 400 for a malformed request.
     #[must_use]
     pub fn bad_request(message: impl Into<String>) -> Self {

@@ -58,6 +58,10 @@ pub struct ApiServerOptions {
     #[arg(long, value_name = "IP")]
     pub advertise_address: Option<IpAddr>,
 
+    /// How long events are kept after they were last recorded (0 keeps them forever).
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub event_ttl: Duration,
+
     /// Serve watches and resourceVersion=0 lists from an in-memory cache per resource.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub watch_cache: bool,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     ApiServerOptions,
     http::{AppState, router},
-    registry::{Registry, store::Store},
+    registry::{Registry, event_ttl, namespaces, store::Store},
     resources::federation_profile,
 };
 
@@ -38,6 +38,9 @@ pub enum StartupError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The built-in namespaces could not be created.
+    #[error("cannot create the built-in namespaces: {0}")]
+    Bootstrap(String),
     /// Serving failed.
     #[error("server failed: {0}")]
     Serve(std::io::Error),
@@ -112,9 +115,37 @@ pub async fn start(options: ApiServerOptions, shutdown: CancellationToken) -> Re
     if options.watch_cache {
         store.enable_watch_caches(registry.all(), options.default_watch_cache_size, &shutdown);
     }
+    let namespaces = registry
+        .all()
+        .find(|r| namespaces::is_namespaces(r))
+        .map(|r| registry.lookup(r.group, r.version, r.plural).cloned());
+    if let Some(Some(namespaces)) = &namespaces {
+        store.enforce_namespace_lifecycle(namespaces.clone());
+    }
+    let store = Arc::new(store);
+    if let Some(Some(namespaces)) = &namespaces {
+        namespaces::bootstrap(&store, namespaces)
+            .await
+            .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+        tokio::spawn(namespaces::run_finalizer(
+            store.clone(),
+            registry.clone(),
+            shutdown.clone(),
+        ));
+    }
+    if !options.event_ttl.is_zero()
+        && let Some(events) = registry.lookup("", "v1", "events")
+    {
+        tokio::spawn(event_ttl::run_reaper(
+            store.clone(),
+            events.clone(),
+            options.event_ttl,
+            shutdown.clone(),
+        ));
+    }
     let state = AppState {
         registry,
-        store: Arc::new(store),
+        store,
         max_body_bytes: options.max_request_body_bytes,
         request_timeout: options.request_timeout,
         server_address: format!("{advertised}:{}", address.port()),

@@ -109,6 +109,109 @@ pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Opt
     }))
 }
 
+/// Which aggregated discovery version a client accepts (`apidiscovery.k8s.io` `v2` or `v2beta1`), by the
+/// order of its `Accept` header; `None` when it wants the legacy documents.
+#[must_use]
+pub fn aggregated_version(accept: &str) -> Option<&'static str> {
+    accept.split(',').find_map(|entry| {
+        let params: Vec<String> = entry
+            .split(';')
+            .skip(1)
+            .map(|p| p.trim().replace(' ', ""))
+            .collect();
+        let has = |wanted: &str| params.iter().any(|p| p == wanted);
+        if !(has("g=apidiscovery.k8s.io") && has("as=APIGroupDiscoveryList")) {
+            return None;
+        }
+        if has("v=v2") {
+            Some("v2")
+        } else if has("v=v2beta1") {
+            Some("v2beta1")
+        } else {
+            None
+        }
+    })
+}
+
+/// The Content-Type of an aggregated discovery document of `version`.
+#[must_use]
+pub fn aggregated_content_type(version: &str) -> String {
+    format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList")
+}
+
+/// Aggregated discovery (`APIGroupDiscoveryList`): for `/api` (`core = true`, one item with an empty name)
+/// or `/apis` (every named group, versions in preference order).
+#[must_use]
+pub fn aggregated(registry: &Registry, core: bool, version: &str) -> Value {
+    let items: Vec<Value> = registry
+        .groups()
+        .iter()
+        .filter(|g| g.group.is_empty() == core)
+        .map(|group| {
+            let versions: Vec<Value> = group
+                .versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = registry
+                        .resources_of(group.group, v)
+                        .map(aggregated_resource)
+                        .collect();
+                    json!({"version": v, "freshness": "Current", "resources": resources})
+                })
+                .collect();
+            let metadata = if core {
+                json!({})
+            } else {
+                json!({"name": group.group})
+            };
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
+}
+
+fn aggregated_resource(resource: &std::sync::Arc<ResourceDef>) -> Value {
+    let kind = json!({"group": resource.group, "version": resource.version, "kind": resource.kind});
+    let mut subresources = Vec::new();
+    if resource.subresources.status {
+        subresources.push(
+            json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}),
+        );
+    }
+    if resource.subresources.scale {
+        subresources.push(json!({
+            "subresource": "scale",
+            "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
+    if resource.group.is_empty() && resource.plural == "namespaces" {
+        subresources.push(json!({"subresource": "finalize", "responseKind": kind, "verbs": ["update"]}));
+    }
+    let mut doc = json!({
+        "resource": resource.plural,
+        "responseKind": kind,
+        "scope": if resource.namespaced() { "Namespaced" } else { "Cluster" },
+        "singularResource": resource.singular,
+        "verbs": resource.verbs(),
+    });
+    if !resource.short_names.is_empty() {
+        doc["shortNames"] = json!(resource.short_names);
+    }
+    if !resource.categories.is_empty() {
+        doc["categories"] = json!(resource.categories);
+    }
+    if !subresources.is_empty() {
+        doc["subresources"] = json!(subresources);
+    }
+    doc
+}
+
 fn main_resource(resource: &ResourceDef) -> Value {
     let mut doc = json!({
         "name": resource.plural,
@@ -144,6 +247,54 @@ mod tests {
         assert_eq!(names.first(), Some(&"apps"));
         assert!(names.contains(&"federation"));
         assert!(!names.contains(&""));
+    }
+
+    #[test]
+    fn aggregated_discovery_is_chosen_by_accept_order() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(aggregated_version(kubectl), Some("v2"));
+        assert_eq!(
+            aggregated_version("application/json;as=APIGroupDiscoveryList;v=v2beta1;g=apidiscovery.k8s.io"),
+            Some("v2beta1")
+        );
+        assert_eq!(aggregated_version("application/json"), None);
+        assert_eq!(
+            aggregated_version("application/json;g=apidiscovery.k8s.io;v=v3;as=APIGroupDiscoveryList"),
+            None
+        );
+    }
+
+    #[test]
+    fn aggregated_documents_list_resources_with_subresources() {
+        let registry = Registry::new(federation_profile());
+        let apis = aggregated(&registry, false, "v2");
+        let apps = apis["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["name"] == "apps")
+            .unwrap();
+        let deployments = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
+        assert_eq!(deployments["scope"], "Namespaced");
+        assert_eq!(deployments["subresources"][1]["responseKind"]["kind"], "Scale");
+        let core = aggregated(&registry, true, "v2");
+        assert_eq!(core["items"].as_array().unwrap().len(), 1);
+        assert_eq!(core["items"][0]["metadata"], json!({}));
+        let autoscaling = apis["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["name"] == "autoscaling")
+            .unwrap();
+        assert_eq!(
+            autoscaling["versions"][0]["version"], "v2",
+            "preferred version first"
+        );
     }
 
     #[test]

@@ -29,7 +29,7 @@ use self::{
 use crate::{
     error::{ApiError, ApiResult},
     registry::{
-        Registry,
+        Registry, scale,
         store::{DeleteOptions, Deleted, Store, Target, UpdateMode, dry_run_from},
         watch,
     },
@@ -91,12 +91,44 @@ async fn version_info() -> Response {
     json_response(StatusCode::OK, &json!(version::info()))
 }
 
-async fn api_versions(State(state): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &discovery::api_versions(&state.server_address))
+async fn api_versions(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match aggregated_discovery(&state, &headers, true) {
+        Some(response) => response,
+        None => with_vary(json_response(
+            StatusCode::OK,
+            &discovery::api_versions(&state.server_address),
+        )),
+    }
 }
 
-async fn api_groups(State(state): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &discovery::api_group_list(&state.registry))
+async fn api_groups(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match aggregated_discovery(&state, &headers, false) {
+        Some(response) => response,
+        None => with_vary(json_response(
+            StatusCode::OK,
+            &discovery::api_group_list(&state.registry),
+        )),
+    }
+}
+
+/// The aggregated discovery document when the client's `Accept` asks for one (kubectl does); the response
+/// Content-Type tells the client which format it got.
+fn aggregated_discovery(state: &AppState, headers: &HeaderMap, core: bool) -> Option<Response> {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok())?;
+    let version = discovery::aggregated_version(accept)?;
+    let body = discovery::aggregated(&state.registry, core, version);
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    if let Ok(content_type) = HeaderValue::from_str(&discovery::aggregated_content_type(version)) {
+        response.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    }
+    Some(with_vary(response))
+}
+
+fn with_vary(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept"));
+    response
 }
 
 /// Everything under `/api/...` and `/apis/...` that is not a fixed route.
@@ -170,9 +202,13 @@ async fn serve_resource(
     };
     let dry_run = dry_run_from(&query.all("dryRun"))?;
     let subresource = path.subresource.as_deref();
+    if subresource == Some("scale") {
+        return serve_scale(state, path, method, headers, body, dry_run).await;
+    }
     let mode = match subresource {
         None => UpdateMode::Main,
         Some("status") => UpdateMode::Status,
+        Some("finalize") if method == Method::PUT => UpdateMode::Finalize,
         Some(_) => return Err(ApiError::method_not_allowed(method.as_str())),
     };
     match (method, path.name.as_deref()) {
@@ -222,8 +258,61 @@ async fn serve_resource(
                 Deleted::Pending(object) => Ok(json_response(StatusCode::OK, &object)),
             }
         }
+        (&Method::DELETE, None) if subresource.is_none() => {
+            let mut options = delete_options(headers, query, &body)?;
+            if options.dry_run.is_empty() && dry_run {
+                options.dry_run = vec!["All".to_owned()];
+            }
+            let deleted = store
+                .delete_collection(target, &query.list_options()?, &options)
+                .await?;
+            Ok(json_response(StatusCode::OK, &deleted))
+        }
         _ => Err(ApiError::method_not_allowed(method.as_str())),
     }
+}
+
+/// `GET`, `PUT` and merge `PATCH` of a `/scale` subresource.
+async fn serve_scale(
+    state: &AppState,
+    path: &ResourcePath,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Bytes,
+    dry_run: bool,
+) -> ApiResult<Response> {
+    let target = Target {
+        resource: &path.resource,
+        namespace: path.namespace.as_deref(),
+    };
+    let Some(name) = path.name.as_deref() else {
+        return Err(ApiError::method_not_allowed(method.as_str()));
+    };
+    let scale = match *method {
+        Method::GET => scale::get(&state.store, target, name).await?,
+        Method::PUT => {
+            let new = decode_json(headers, &body)?;
+            scale::update(&state.store, target, name, dry_run, |_| Ok(new.clone())).await?
+        }
+        Method::PATCH => {
+            let content_type = content_type(headers).unwrap_or_default();
+            if PatchType::from_content_type(&content_type) != Some(PatchType::Merge) {
+                return Err(ApiError::unsupported_media_type(&content_type));
+            }
+            let patch = parse_json(&body)?;
+            scale::update(&state.store, target, name, dry_run, |current| {
+                let mut scale = current.clone();
+                if let Some(meta) = scale.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("resourceVersion");
+                }
+                merge_patch(&mut scale, &patch);
+                Ok(scale)
+            })
+            .await?
+        }
+        _ => return Err(ApiError::method_not_allowed(method.as_str())),
+    };
+    Ok(json_response(StatusCode::OK, &scale))
 }
 
 fn watch_collection(state: &AppState, path: &ResourcePath, query: &Query) -> ApiResult<Response> {

@@ -166,6 +166,13 @@ impl WatchCache {
         Ok((state.objects.get(key).cloned(), state.revision))
     }
 
+    /// A receiver that is notified whenever the cache's revision moves (for controllers that re-check on
+    /// change).
+    #[must_use]
+    pub fn subscribe(&self) -> watch::Receiver<Revision> {
+        self.revision_tx.subscribe()
+    }
+
     /// A watcher that will receive every change after `after`.
     ///
     /// # Errors

@@ -1,8 +1,11 @@
 //! The registry: which resources are served, and the generic store that serves them.
 
 pub mod cache;
+pub mod event_ttl;
 mod meta;
+pub mod namespaces;
 mod resource;
+pub mod scale;
 pub mod store;
 mod strategy;
 pub mod watch;

@@ -106,6 +106,9 @@ pub struct Store {
     prefix: String,
     /// Watch caches by storage path (versions of one resource share one), when enabled.
     caches: HashMap<&'static str, Arc<WatchCache>>,
+    /// The namespaces resource, when namespace lifecycle is enforced (creates need an active namespace,
+    /// protected namespaces cannot be deleted).
+    namespaces: Option<Arc<ResourceDef>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,7 +127,14 @@ impl Store {
             backend,
             prefix: prefix.trim_end_matches('/').to_owned(),
             caches: HashMap::new(),
+            namespaces: None,
         }
+    }
+
+    /// Enforces namespace lifecycle ([`namespaces`](super::namespaces)) with `namespaces` as the namespace
+    /// resource.
+    pub fn enforce_namespace_lifecycle(&mut self, namespaces: Arc<ResourceDef>) {
+        self.namespaces = Some(namespaces);
     }
 
     /// Starts one watch cache per storage path of `resources`, each keeping `capacity` recent events; they
@@ -395,8 +405,14 @@ impl Store {
     /// # Errors
     /// 400 for a body that does not fit the resource or the URL, 409 when the name is taken, 422 for
     /// invalid objects, storage errors translated.
-    pub async fn create(&self, target: Target<'_>, body: Value, dry_run: bool) -> ApiResult<Value> {
+    pub async fn create(&self, target: Target<'_>, mut body: Value, dry_run: bool) -> ApiResult<Value> {
         let resource = target.resource;
+        // Status is not the client's to set on create; defaulting may set some (a namespace's phase).
+        if resource.subresources.status
+            && let Some(map) = body.as_object_mut()
+        {
+            map.remove("status");
+        }
         let mut object = self.admit_body(target, body)?;
         if meta::string_field(&object, "resourceVersion").is_some() {
             return Err(ApiError::internal(
@@ -419,13 +435,15 @@ impl Store {
             "generation",
             resource.tracks_generation.then(|| json!(1)),
         );
-        if resource.subresources.status
-            && let Some(map) = object.as_object_mut()
-        {
-            map.remove("status");
-        }
         meta::drop_empty_fields(&mut object);
 
+        if let Some(namespaces) = &self.namespaces {
+            let name = explicit_name
+                .as_deref()
+                .or(generate_name.as_deref())
+                .unwrap_or_default();
+            super::namespaces::check_create(self, namespaces, target, name).await?;
+        }
         let attempts = if explicit_name.is_none() && generate_name.is_some() {
             GENERATE_NAME_ATTEMPTS
         } else {
@@ -516,13 +534,15 @@ impl Store {
             }
             let mut object = match mode {
                 UpdateMode::Main => new,
-                UpdateMode::Status => with_status_of(&old, &new),
+                UpdateMode::Status => with_part_of(&old, &new, &["status"]),
+                UpdateMode::Finalize => with_part_of(&old, &new, &["spec", "finalizers"]),
             };
             prepare_for_update(resource, mode, &mut object, &old, name);
             self.validate(target, &object, Some(&old), name)?;
             // A terminating object whose last finalizer was just removed goes away.
-            let finalized =
-                meta::string_field(&object, "deletionTimestamp").is_some() && !meta::has_finalizers(&object);
+            let finalized = meta::string_field(&object, "deletionTimestamp").is_some()
+                && !meta::has_finalizers(&object)
+                && !resource.strategy.holds_deletion(&object);
             let bytes = Self::encode(resource, &object)?;
             if bytes == current.value && !finalized {
                 return Ok(old);
@@ -582,12 +602,15 @@ impl Store {
     ) -> ApiResult<Deleted> {
         let resource = target.resource;
         let dry_run = dry_run_from(&options.dry_run)?;
+        if self.namespaces.is_some() {
+            super::namespaces::check_delete(resource, name)?;
+        }
         let key = self.object_key(target, name);
         let mut current = self.get_kv(target, name).await?;
         for _ in 0..MAX_RETRIES {
             let object = self.decode(resource, &current, None)?;
             check_preconditions(resource, name, &object, options.preconditions.as_ref())?;
-            if meta::has_finalizers(&object) {
+            if meta::has_finalizers(&object) || resource.strategy.holds_deletion(&object) {
                 if meta::string_field(&object, "deletionTimestamp").is_some() || dry_run {
                     return Ok(Deleted::Pending(object));
                 }
@@ -602,6 +625,7 @@ impl Store {
                     let next = meta::generation(&terminating) + 1;
                     meta::set_field(&mut terminating, "generation", Some(json!(next)));
                 }
+                resource.strategy.begin_termination(&mut terminating);
                 let bytes = Self::encode(resource, &terminating)?;
                 match self.backend.update(&key, current.mod_revision, bytes).await {
                     Ok(kv) => return Ok(Deleted::Pending(self.decode(resource, &kv, None)?)),
@@ -643,6 +667,47 @@ impl Store {
             resource,
             name,
             "too many concurrent writers, please retry",
+        ))
+    }
+
+    /// Deletes every object of the collection that matches `list` (kube's `deletecollection`). Returns the
+    /// list of deleted objects (those held by finalizers as they are now, terminating).
+    ///
+    /// # Errors
+    /// As [`Store::list`] and [`Store::delete`]; objects that vanish meanwhile are skipped.
+    pub async fn delete_collection(
+        &self,
+        target: Target<'_>,
+        list: &ListOptions,
+        options: &DeleteOptions,
+    ) -> ApiResult<Value> {
+        let mut list_options = list.clone();
+        list_options.limit = 0;
+        list_options.continue_token = None;
+        let current = self.list(target, &list_options).await?;
+        let mut deleted = Vec::new();
+        for item in current["items"].as_array().into_iter().flatten() {
+            let (Some(name), namespace) = (
+                meta::string_field(item, "name"),
+                meta::string_field(item, "namespace"),
+            ) else {
+                continue;
+            };
+            let item_target = Target {
+                resource: target.resource,
+                namespace: namespace.or(target.namespace),
+            };
+            match self.delete(item_target, name, options).await {
+                Ok(Deleted::Gone(_)) => deleted.push(item.clone()),
+                Ok(Deleted::Pending(object)) => deleted.push(object),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(list_document(
+            target.resource,
+            json!({"resourceVersion": current["metadata"]["resourceVersion"]}),
+            deleted,
         ))
     }
 
@@ -737,16 +802,31 @@ pub enum UpdateMode {
     Main,
     /// The `/status` subresource: only status.
     Status,
+    /// A namespace's `/finalize` subresource: only `spec.finalizers`.
+    Finalize,
 }
 
-/// The old object with the new one's status: what a write to `/status` may change.
-fn with_status_of(old: &Value, new: &Value) -> Value {
+/// The old object with the new one's value at `path` (absent in `new` = removed): what a write to a
+/// subresource that owns only that part (`/status`, a namespace's `/finalize`) may change.
+fn with_part_of(old: &Value, new: &Value, path: &[&str]) -> Value {
     let mut object = old.clone();
-    if let Some(map) = object.as_object_mut() {
-        match new.get("status") {
-            Some(status) => map.insert("status".to_owned(), status.clone()),
-            None => map.remove("status"),
-        };
+    if let Some((last, parents)) = path.split_last() {
+        let mut source = Some(new);
+        let mut target = Some(&mut object);
+        for key in parents {
+            source = source.and_then(|s| s.get(*key));
+            target = target.and_then(|t| {
+                let map = t.as_object_mut()?;
+                let child = map.entry(key.to_string()).or_insert_with(|| json!({}));
+                child.is_object().then_some(child)
+            });
+        }
+        if let Some(map) = target.and_then(Value::as_object_mut) {
+            match source.and_then(|s| s.get(*last)) {
+                Some(value) => map.insert((*last).to_owned(), value.clone()),
+                None => map.remove(*last),
+            };
+        }
     }
     meta::set_field(&mut object, "resourceVersion", None);
     object

@@ -34,6 +34,19 @@ pub trait Strategy: Send + Sync + 'static {
     fn name_rule(&self) -> NameRule {
         NameRule::Dns1123Subdomain
     }
+
+    /// Whether something besides `metadata.finalizers` keeps the object after a DELETE (a namespace's
+    /// `spec.finalizers`). While it does, the object stays with a `deletionTimestamp`.
+    fn holds_deletion(&self, object: &Value) -> bool {
+        let _ = object;
+        false
+    }
+
+    /// Changes made to an object when a DELETE starts its termination (a namespace's phase becomes
+    /// `Terminating`).
+    fn begin_termination(&self, object: &mut Value) {
+        let _ = object;
+    }
 }
 
 /// Converts objects between a served version and the storage version of a resource that kube-apiserver serves
@@ -66,6 +79,14 @@ pub trait KindRules: Serialize + DeserializeOwned + Send + Sync + 'static {
         let _ = old;
         self.validate()
     }
+
+    /// See [`Strategy::holds_deletion`].
+    fn holds_deletion(&self) -> bool {
+        false
+    }
+
+    /// See [`Strategy::begin_termination`].
+    fn begin_termination(&mut self) {}
 }
 
 /// The [`Strategy`] of a kind described by a typed struct `K`.
@@ -112,5 +133,18 @@ impl<K: KindRules> Strategy for Typed<K> {
 
     fn name_rule(&self) -> NameRule {
         K::NAME_RULE
+    }
+
+    fn holds_deletion(&self, object: &Value) -> bool {
+        decode::<K>(object).is_ok_and(|typed| typed.holds_deletion())
+    }
+
+    fn begin_termination(&self, object: &mut Value) {
+        if let Ok(mut typed) = decode::<K>(object) {
+            typed.begin_termination();
+            if let Ok(value) = serde_json::to_value(&typed) {
+                *object = value;
+            }
+        }
     }
 }

@@ -184,10 +184,10 @@ impl Producer<'_> {
     }
 
     async fn stream(&mut self, from: Start) -> Result<(), Closed> {
-        let initial = match (from, self.options.send_initial_events) {
-            (_, Some(true)) | (Start::Latest | Start::Any, None) => true,
-            _ => false,
-        };
+        let initial = matches!(
+            (from, self.options.send_initial_events),
+            (_, Some(true)) | (Start::Latest | Start::Any, None)
+        );
         self.position = match from {
             Start::After(revision) => revision,
             Start::Latest | Start::Any => Revision::ZERO,

@@ -81,6 +81,38 @@ impl KindRules for Event {
 
 impl KindRules for Namespace {
     const NAME_RULE: NameRule = NameRule::Dns1123Label;
+
+    /// The `kubernetes` finalizer (and any other in `spec.finalizers`) holds a deleted namespace until its
+    /// contents are gone.
+    fn holds_deletion(&self) -> bool {
+        self.spec
+            .as_ref()
+            .and_then(|s| s.finalizers.as_ref())
+            .is_some_and(|f| !f.is_empty())
+    }
+
+    /// kube's defaults: the `kubernetes` finalizer, phase `Active`, and the immutable
+    /// `kubernetes.io/metadata.name` label.
+    fn apply_defaults(&mut self) {
+        let spec = self.spec.get_or_insert_with(Default::default);
+        if spec.finalizers.is_none() {
+            spec.finalizers = Some(vec!["kubernetes".to_owned()]);
+        }
+        let status = self.status.get_or_insert_with(Default::default);
+        if status.phase.is_none() {
+            status.phase = Some("Active".to_owned());
+        }
+        if let Some(name) = self.metadata.name.clone() {
+            self.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert("kubernetes.io/metadata.name".to_owned(), name);
+        }
+    }
+
+    fn begin_termination(&mut self) {
+        self.status.get_or_insert_with(Default::default).phase = Some("Terminating".to_owned());
+    }
 }
 
 impl KindRules for Secret {}

@@ -11,6 +11,7 @@ const COLLECTION: &str = "/api/v1/namespaces/bad/configmaps";
 async fn malformed_requests_get_status_errors_and_store_nothing() {
     let server = TestApiServer::embedded().await.unwrap();
     let client = Client::new(server.base_url());
+    crate::scenarios::create_namespace(&client, "bad").await;
     let json_ct = Some("application/json");
     // (what, path, content type, body, expected code, reason, a word the message must contain)
     #[allow(clippy::type_complexity)]

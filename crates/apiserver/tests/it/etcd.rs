@@ -43,6 +43,11 @@ async fn objects_are_stored_under_kube_apiserver_keys_as_json_without_resource_v
     let client = Client::new(server.base_url());
     let objects = [
         (
+            "/api/v1/namespaces",
+            json!({"metadata": {"name": "ns1"}}),
+            "/fed/namespaces/ns1",
+        ),
+        (
             "/api/v1/namespaces/ns1/configmaps",
             json!({"metadata": {"name": "cm"}}),
             "/fed/configmaps/ns1/cm",
@@ -61,11 +66,6 @@ async fn objects_are_stored_under_kube_apiserver_keys_as_json_without_resource_v
             "/apis/apps/v1/namespaces/ns1/replicasets",
             json!({"metadata": {"name": "rs"}, "spec": {"selector": {"matchLabels": {"a": "b"}}}}),
             "/fed/replicasets/ns1/rs",
-        ),
-        (
-            "/api/v1/namespaces",
-            json!({"metadata": {"name": "ns1"}}),
-            "/fed/namespaces/ns1",
         ),
         (
             "/apis/federation/v1beta1/clusters",

@@ -12,6 +12,22 @@ fn configmap(name: &str, data: Value) -> Value {
 /// Runs every scenario against the server at `base`, each in its own namespace.
 pub async fn run_all(base: &str) {
     let client = Client::new(base);
+    for ns in [
+        "crud",
+        "gen",
+        "pages",
+        "watch",
+        "elsewhere",
+        "watch-initial",
+        "streaming",
+        "fanout",
+        "status",
+        "finalizers",
+        "versions",
+        "scale",
+    ] {
+        create_namespace(&client, ns).await;
+    }
     crud_with_conflicts(&client, "crud").await;
     generate_name_and_already_exists(&client, "gen").await;
     list_pages_at_one_revision(&client, "pages").await;
@@ -24,6 +40,208 @@ pub async fn run_all(base: &str) {
     cluster_scoped_federation_clusters(&client).await;
     one_storage_two_versions(&client, "versions").await;
     discovery_and_version(&client).await;
+    scale_subresource(&client, "scale").await;
+    delete_collection_by_label(&client, "pages").await;
+    namespace_lifecycle(&client).await;
+}
+
+/// Creates namespace `name` (objects can only be created in an existing namespace).
+pub async fn create_namespace(client: &Client, name: &str) {
+    let reply = client
+        .post("/api/v1/namespaces", &json!({"metadata": {"name": name}}))
+        .await;
+    assert_eq!(reply.code, 201, "create namespace {name}: {}", reply.body);
+}
+
+/// `/scale` of a deployment: read, write with merge patch and PUT, only spec.replicas changes.
+async fn scale_subresource(client: &Client, ns: &str) {
+    let collection = format!("/apis/apps/v1/namespaces/{ns}/deployments");
+    let deployment = json!({
+        "metadata": {"name": "web", "labels": {"keep": "me"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}
+    });
+    assert_eq!(client.post(&collection, &deployment).await.code, 201);
+    let scale = client.get(&format!("{collection}/web/scale")).await;
+    assert_eq!(scale.code, 200, "{}", scale.body);
+    assert_eq!(scale.body["kind"], "Scale");
+    assert_eq!(scale.body["apiVersion"], "autoscaling/v1");
+    assert_eq!(scale.body["spec"]["replicas"], 2);
+    assert_eq!(scale.body["status"]["selector"], "app=web");
+    let patched = client
+        .merge_patch(
+            &format!("{collection}/web/scale"),
+            &json!({"spec": {"replicas": 5}}),
+        )
+        .await;
+    assert_eq!(patched.code, 200, "{}", patched.body);
+    assert_eq!(patched.body["spec"]["replicas"], 5);
+    let object = client.get(&format!("{collection}/web")).await;
+    assert_eq!(object.body["spec"]["replicas"], 5);
+    assert_eq!(object.body["metadata"]["labels"]["keep"], "me");
+    let mut put = patched.body.clone();
+    put["spec"]["replicas"] = json!(1);
+    assert_eq!(
+        client.put(&format!("{collection}/web/scale"), &put).await.body["spec"]["replicas"],
+        1
+    );
+    // The Scale's resourceVersion is a precondition.
+    client
+        .put(&format!("{collection}/web/scale"), &put)
+        .await
+        .assert_status(409, "Conflict");
+    let negative = client
+        .merge_patch(
+            &format!("{collection}/web/scale"),
+            &json!({"spec": {"replicas": -1}}),
+        )
+        .await;
+    negative.assert_status(422, "Invalid");
+    client
+        .get(&format!("/api/v1/namespaces/{ns}/configmaps/x/scale"))
+        .await
+        .assert_status(404, "NotFound");
+}
+
+/// DELETE on a collection with a label selector deletes exactly the matching objects.
+async fn delete_collection_by_label(client: &Client, ns: &str) {
+    let collection = format!("/api/v1/namespaces/{ns}/configmaps");
+    let before = client
+        .get(&format!("{collection}?labelSelector=parity"))
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, 5, "the pages scenario left 5 labelled configmaps");
+    let deleted = client
+        .delete(&format!("{collection}?labelSelector=parity%3Deven"))
+        .await;
+    assert_eq!(deleted.code, 200, "{}", deleted.body);
+    assert_eq!(deleted.body["kind"], "ConfigMapList");
+    assert_eq!(deleted.body["items"].as_array().unwrap().len(), 3);
+    let left = client.get(&format!("{collection}?labelSelector=parity")).await;
+    let names: Vec<&str> = left.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cm-1", "cm-3"]);
+}
+
+/// Built-in namespaces exist and cannot be deleted; nothing is created in a missing namespace; deleting a
+/// namespace deletes its contents, then the namespace.
+async fn namespace_lifecycle(client: &Client) {
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert_eq!(
+            client.get(&format!("/api/v1/namespaces/{name}")).await.code,
+            200,
+            "{name} exists"
+        );
+    }
+    let protected = client.delete("/api/v1/namespaces/default").await;
+    protected.assert_status(403, "Forbidden");
+    assert_eq!(
+        protected.body["message"],
+        "namespaces \"default\" is forbidden: this namespace may not be deleted"
+    );
+
+    let missing = client
+        .post(
+            "/api/v1/namespaces/no-such-ns/configmaps",
+            &configmap("x", json!({})),
+        )
+        .await;
+    missing.assert_status(404, "NotFound");
+    assert_eq!(missing.body["message"], "namespaces \"no-such-ns\" not found");
+
+    create_namespace(client, "doomed").await;
+    let ns = client.get("/api/v1/namespaces/doomed").await;
+    assert_eq!(
+        ns.body["spec"]["finalizers"],
+        json!(["kubernetes"]),
+        "{}",
+        ns.body
+    );
+    assert_eq!(ns.body["status"]["phase"], "Active");
+    for name in ["one", "two"] {
+        assert_eq!(
+            client
+                .post(
+                    "/api/v1/namespaces/doomed/configmaps",
+                    &configmap(name, json!({}))
+                )
+                .await
+                .code,
+            201
+        );
+    }
+    let mut held = configmap("held", json!({}));
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    assert_eq!(
+        client
+            .post("/api/v1/namespaces/doomed/configmaps", &held)
+            .await
+            .code,
+        201
+    );
+    let deleting = client.delete("/api/v1/namespaces/doomed").await;
+    assert_eq!(deleting.code, 200, "{}", deleting.body);
+    assert_eq!(deleting.body["status"]["phase"], "Terminating");
+    let terminating = client
+        .post(
+            "/api/v1/namespaces/doomed/configmaps",
+            &configmap("late", json!({})),
+        )
+        .await;
+    terminating.assert_status(403, "Forbidden");
+    assert!(
+        terminating.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("because it is being terminated")
+    );
+
+    // The contents go (the held one waits for its finalizer), then the namespace.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = client.get("/api/v1/namespaces/doomed/configmaps").await;
+        let names: Vec<&str> = left.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
+        if names == ["held"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "contents not deleted: {names:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client.get("/api/v1/namespaces/doomed").await.code,
+        200,
+        "held content keeps the namespace"
+    );
+    let released = client
+        .merge_patch(
+            "/api/v1/namespaces/doomed/configmaps/held",
+            &json!({"metadata": {"finalizers": null}}),
+        )
+        .await;
+    assert_eq!(released.code, 200, "{}", released.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client.get("/api/v1/namespaces/doomed").await.code != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the namespace was never finalized"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn crud_with_conflicts(client: &Client, ns: &str) {
@@ -515,6 +733,7 @@ async fn discovery_and_version(client: &Client) {
 /// With periodic compaction running (every second), a watch from an early revision eventually gets HTTP 200
 /// and a single ERROR event with a 410 Expired Status, then the stream ends.
 pub async fn watch_after_compaction(client: &Client) {
+    create_namespace(client, "compaction").await;
     let collection = "/api/v1/namespaces/compaction/configmaps";
     let first = client.post(collection, &configmap("c", json!({"v": "0"}))).await;
     assert_eq!(first.code, 201);
@@ -715,6 +934,7 @@ async fn many_watchers_each_see_every_change(client: &Client, ns: &str) {
 
 /// A watch cache keeping only 5 events answers a watch from further back with a 410 Expired event.
 pub async fn watch_cache_window_expires(client: &Client) {
+    create_namespace(client, "window").await;
     let collection = "/api/v1/namespaces/window/configmaps";
     let first = client.post(collection, &configmap("w", json!({"v": "0"}))).await;
     assert_eq!(first.code, 201);
