@@ -1,6 +1,7 @@
 //! HTTP: the router, content negotiation, and the handlers that turn requests into registry calls.
 
 mod discovery;
+mod negotiate;
 mod patch;
 mod path;
 mod query;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
 use self::{
+    negotiate::{IncludeObject, Rendering},
     patch::{PatchType, merge_patch},
     path::ResourcePath,
     query::Query,
@@ -29,7 +31,7 @@ use self::{
 use crate::{
     error::{ApiError, ApiResult},
     registry::{
-        Registry, scale,
+        Registry, ResourceDef, scale,
         store::{DeleteOptions, Deleted, Store, Target, UpdateMode, dry_run_from},
         watch,
     },
@@ -165,17 +167,27 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
 
 async fn handle_resource(state: AppState, target: ResourcePath, request: Request) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
-    check_accept(&parts.headers)?;
+    let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let rendering = negotiate::rendering(accept)?;
+    let include = IncludeObject::parse(Query::parse(parts.uri.query()).get("includeObject"))?;
     let query = Query::parse(parts.uri.query());
     let is_watch = parts.method == Method::GET && target.name.is_none() && query.is_watch()?;
     if is_watch {
-        return watch_collection(&state, &target, &query);
+        return watch_collection(&state, &target, &query, rendering, include);
     }
     let body = read_body(body, state.max_body_bytes).await?;
     let timeout = state.request_timeout;
     match tokio::time::timeout(
         timeout,
-        serve_resource(&state, &target, &parts.method, &parts.headers, &query, body),
+        serve_resource(
+            &state,
+            &target,
+            &parts.method,
+            &parts.headers,
+            &query,
+            body,
+            Render { rendering, include },
+        ),
     )
     .await
     {
@@ -194,6 +206,7 @@ async fn serve_resource(
     headers: &HeaderMap,
     query: &Query,
     body: Bytes,
+    render: Render,
 ) -> ApiResult<Response> {
     let store = &state.store;
     let target = Target {
@@ -214,9 +227,15 @@ async fn serve_resource(
     match (method, path.name.as_deref()) {
         (&Method::GET, None) => {
             let list = store.list(target, &query.list_options()?).await?;
-            Ok(json_response(StatusCode::OK, &list))
+            Ok(json_response(StatusCode::OK, &render.list(&path.resource, list)))
         }
-        (&Method::GET, Some(name)) => Ok(json_response(StatusCode::OK, &store.get(target, name).await?)),
+        (&Method::GET, Some(name)) => {
+            let object = store.get(target, name).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                &render.object(&path.resource, object, true),
+            ))
+        }
         (&Method::POST, None) if subresource.is_none() => {
             let created = store
                 .create(target, decode_json(headers, &body)?, dry_run)
@@ -315,7 +334,13 @@ async fn serve_scale(
     Ok(json_response(StatusCode::OK, &scale))
 }
 
-fn watch_collection(state: &AppState, path: &ResourcePath, query: &Query) -> ApiResult<Response> {
+fn watch_collection(
+    state: &AppState,
+    path: &ResourcePath,
+    query: &Query,
+    rendering: Rendering,
+    include: IncludeObject,
+) -> ApiResult<Response> {
     let options = query.watch_options()?;
     let events = watch::start(
         state.store.clone(),
@@ -324,8 +349,20 @@ fn watch_collection(state: &AppState, path: &ResourcePath, query: &Query) -> Api
         options,
         state.shutdown.clone(),
     )?;
-    let lines = ReceiverStream::new(events).map(|line| {
-        let mut bytes = json!({"type": line.event_type, "object": line.object})
+    let render = Render { rendering, include };
+    let resource = path.resource.clone();
+    let mut first = true;
+    let lines = ReceiverStream::new(events).map(move |line| {
+        let object = match line.event_type {
+            "ADDED" | "MODIFIED" | "DELETED" => {
+                // Only the first Table of a watch carries the column definitions, as kube sends them.
+                let rendered = render.object(&resource, line.object, first);
+                first = false;
+                rendered
+            }
+            _ => line.object,
+        };
+        let mut bytes = json!({"type": line.event_type, "object": object})
             .to_string()
             .into_bytes();
         bytes.push(b'\n');
@@ -340,6 +377,57 @@ fn watch_collection(state: &AppState, path: &ResourcePath, query: &Query) -> Api
         HeaderValue::from_static("no-cache, private"),
     );
     Ok(response)
+}
+
+/// How GET, LIST and WATCH responses are rendered for this request.
+#[derive(Debug, Clone, Copy)]
+struct Render {
+    rendering: Rendering,
+    include: IncludeObject,
+}
+
+impl Render {
+    /// One object (a GET, or a watch event): itself, a one-row Table, or its metadata.
+    fn object(self, resource: &ResourceDef, object: Value, with_definitions: bool) -> Value {
+        match self.rendering {
+            Rendering::Object => object,
+            Rendering::Metadata(version) => negotiate::partial_metadata(&object, version),
+            Rendering::Table(version) => {
+                let metadata = json!({"resourceVersion": object["metadata"]["resourceVersion"]});
+                negotiate::table(
+                    resource,
+                    &[object],
+                    metadata,
+                    self.include,
+                    version,
+                    with_definitions,
+                )
+            }
+        }
+    }
+
+    /// A list document: itself, a Table, or a `PartialObjectMetadataList`.
+    fn list(self, resource: &ResourceDef, list: Value) -> Value {
+        match self.rendering {
+            Rendering::Object => list,
+            Rendering::Metadata(version) => negotiate::partial_metadata_list(&list, version),
+            Rendering::Table(version) => {
+                let items: Vec<Value> = list["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|item| {
+                        let mut item = item.clone();
+                        item["kind"] = json!(resource.kind);
+                        item["apiVersion"] = json!(resource.api_version());
+                        item
+                    })
+                    .collect();
+                let metadata = list.get("metadata").cloned().unwrap_or_else(|| json!({}));
+                negotiate::table(resource, &items, metadata, self.include, version, true)
+            }
+        }
+    }
 }
 
 /// DeleteOptions from a non-empty JSON body, else from the query (as kube-apiserver reads them).
@@ -393,27 +481,6 @@ fn parse_json(body: &Bytes) -> ApiResult<Value> {
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
-}
-
-/// Checks that the client accepts JSON, the only response format served here.
-fn check_accept(headers: &HeaderMap) -> ApiResult<()> {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let acceptable = accept.split(',').any(|entry| {
-        let media = entry
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        matches!(media.as_str(), "" | "*/*" | "application/*" | "application/json")
-    });
-    if acceptable {
-        Ok(())
-    } else {
-        Err(ApiError::not_acceptable(accept))
-    }
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413 (without reading past the limit).

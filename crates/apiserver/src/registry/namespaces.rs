@@ -69,30 +69,16 @@ pub async fn check_create(
     let Some(namespace) = target.namespace.filter(|_| target.resource.namespaced()) else {
         return Ok(());
     };
-    let found = match store.watch_cache(namespaces).and_then(|cache| {
-        let key = store.object_key(
+    // A consistent read: the watch cache may not have seen a deletion that was just acknowledged.
+    let found = store
+        .get(
             Target {
                 resource: namespaces,
                 namespace: None,
             },
             namespace,
-        );
-        cache.get(&key).ok().and_then(|(object, _)| object)
-    }) {
-        Some(cached) => cached.object.clone(),
-        // Not in the cache (or no cache): the namespace may have been created a moment ago; ask storage.
-        None => {
-            store
-                .get(
-                    Target {
-                        resource: namespaces,
-                        namespace: None,
-                    },
-                    namespace,
-                )
-                .await?
-        }
-    };
+        )
+        .await?;
     if meta::string_field(&found, "deletionTimestamp").is_some() {
         let mut err = ApiError::forbidden(
             target.resource,

@@ -47,6 +47,37 @@ pub trait Strategy: Send + Sync + 'static {
     fn begin_termination(&self, object: &mut Value) {
         let _ = object;
     }
+
+    /// The Table columns `kubectl get` prints for this kind (`meta.k8s.io` `TableColumnDefinition`s as
+    /// JSON). The default is kube's generic pair: Name and Created At.
+    fn table_columns(&self) -> Vec<Value> {
+        default_table_columns()
+    }
+
+    /// The cells of one object's Table row, matching [`Strategy::table_columns`].
+    fn table_row(&self, object: &Value) -> Vec<Value> {
+        default_table_row(object)
+    }
+}
+
+/// kube's default Table columns for kinds without their own printer.
+#[must_use]
+pub fn default_table_columns() -> Vec<Value> {
+    vec![
+        serde_json::json!({"name": "Name", "type": "string", "format": "name", "priority": 0,
+            "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"}),
+        serde_json::json!({"name": "Created At", "type": "date", "format": "", "priority": 0,
+            "description": "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"}),
+    ]
+}
+
+/// The cells of [`default_table_columns`]: the name and the creation timestamp.
+#[must_use]
+pub fn default_table_row(object: &Value) -> Vec<Value> {
+    vec![
+        object["metadata"]["name"].clone(),
+        object["metadata"]["creationTimestamp"].clone(),
+    ]
 }
 
 /// Converts objects between a served version and the storage version of a resource that kube-apiserver serves

@@ -112,9 +112,32 @@ impl Client {
 
     /// Opens a watch and returns a reader of its events.
     pub async fn watch(&self, path: &str) -> Watch {
+        self.watch_accepting(path, "application/json").await
+    }
+
+    /// GET with an `Accept` header.
+    pub async fn get_accepting(&self, path: &str, accept: &str) -> Reply {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
+            .header("accept", accept)
+            .send()
+            .await
+            .expect("sent");
+        let code = response.status().as_u16();
+        let bytes = response.bytes().await.expect("body read");
+        Reply {
+            code,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Opens a watch with an `Accept` header and returns a reader of its events.
+    pub async fn watch_accepting(&self, path: &str, accept: &str) -> Watch {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept", accept)
             .send()
             .await
             .expect("watch request sent");

@@ -41,6 +41,7 @@ pub async fn run_all(base: &str) {
     one_storage_two_versions(&client, "versions").await;
     discovery_and_version(&client).await;
     scale_subresource(&client, "scale").await;
+    tables_and_metadata_only_responses(&client, "pages").await;
     delete_collection_by_label(&client, "pages").await;
     namespace_lifecycle(&client).await;
 }
@@ -976,4 +977,55 @@ pub async fn watch_cache_window_expires(client: &Client) {
         200
     );
     assert_eq!(recent.expect("MODIFIED").await["data"]["v"], "new");
+}
+
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+const METADATA: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+
+/// What `kubectl get` asks for (a Table), and what metadata-only clients ask for.
+async fn tables_and_metadata_only_responses(client: &Client, ns: &str) {
+    let collection = format!("/api/v1/namespaces/{ns}/configmaps");
+    let table = client.get_accepting(&collection, TABLE).await;
+    assert_eq!(table.code, 200);
+    assert_eq!(table.body["kind"], "Table");
+    assert_eq!(table.body["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(table.body["columnDefinitions"][0]["name"], "Name");
+    let rows = table.body["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert_eq!(rows[0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(rows[0]["cells"][0], rows[0]["object"]["metadata"]["name"]);
+    assert!(table.body["metadata"]["resourceVersion"].is_string());
+    let one = client.get_accepting(&format!("{collection}/cm-1"), TABLE).await;
+    assert_eq!(one.body["rows"].as_array().unwrap().len(), 1);
+    let whole = client
+        .get_accepting(&format!("{collection}/cm-1?includeObject=Object"), TABLE)
+        .await;
+    assert_eq!(whole.body["rows"][0]["object"]["kind"], "ConfigMap");
+
+    let metadata = client.get_accepting(&collection, METADATA).await;
+    assert_eq!(metadata.body["kind"], "PartialObjectMetadataList");
+    assert!(metadata.body["items"][0].get("data").is_none());
+    assert!(metadata.body["items"][0]["metadata"]["name"].is_string());
+
+    let start = client.get(&collection).await.rv();
+    let mut watch = client
+        .watch_accepting(&format!("{collection}?watch=true&resourceVersion={start}"), TABLE)
+        .await;
+    assert_eq!(
+        client.post(&collection, &configmap("t1", json!({}))).await.code,
+        201
+    );
+    assert_eq!(
+        client.post(&collection, &configmap("t2", json!({}))).await.code,
+        201
+    );
+    let first = watch.expect("ADDED").await;
+    assert_eq!(first["kind"], "Table");
+    assert!(
+        first["columnDefinitions"].is_array(),
+        "the first event carries the columns"
+    );
+    let second = watch.expect("ADDED").await;
+    assert!(second.get("columnDefinitions").is_none(), "later events do not");
+    assert_eq!(second["rows"][0]["cells"][0], "t2");
 }
