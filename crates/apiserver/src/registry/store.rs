@@ -767,6 +767,9 @@ impl Store {
             Some(Err(e)) => vec![FieldError::invalid("metadata", None, e.to_string())],
             None => vec![FieldError::required("metadata", "")],
         };
+        if let Some(old) = old {
+            errors.extend(no_new_finalizers_while_deleting(object, old));
+        }
         errors.extend(match old {
             Some(old) => resource.strategy.validate_update(object, old),
             None => resource.strategy.validate(object),
@@ -777,6 +780,37 @@ impl Store {
             Err(ApiError::invalid(resource, name, &errors))
         }
     }
+}
+
+/// While an object is being deleted its finalizers can only be removed (kube's `ValidateObjectMetaUpdate`).
+fn no_new_finalizers_while_deleting(new: &Value, old: &Value) -> Vec<FieldError> {
+    if meta::string_field(old, "deletionTimestamp").is_none() {
+        return Vec::new();
+    }
+    let finalizers = |object: &Value| -> Vec<String> {
+        object["metadata"]["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect()
+    };
+    let old_finalizers = finalizers(old);
+    let added: Vec<String> = finalizers(new)
+        .into_iter()
+        .filter(|f| !old_finalizers.contains(f))
+        .collect();
+    if added.is_empty() {
+        return Vec::new();
+    }
+    let quoted: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
+    vec![FieldError::forbidden(
+        "metadata.finalizers",
+        format!(
+            "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+            quoted.join(", ")
+        ),
+    )]
 }
 
 /// A `<Kind>List` of `items` (served objects; their `apiVersion`/`kind` are dropped as kube does).

@@ -656,6 +656,21 @@ async fn finalizers_hold_deletion(client: &Client, ns: &str) {
         200,
         "still there while finalizers remain"
     );
+    let added = client
+        .merge_patch(
+            &path,
+            &json!({"metadata": {"finalizers": ["example.com/hold", "example.com/new"]}}),
+        )
+        .await;
+    added.assert_status(422, "Invalid");
+    assert!(
+        added.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("no new finalizers can be added"),
+        "{}",
+        added.body
+    );
     let released = client
         .merge_patch(&path, &json!({"metadata": {"finalizers": null}}))
         .await;
