@@ -87,9 +87,10 @@ quick-release: image
 
 # ---------------------------------------------------------------------------------------------------------------
 
-# Storage throughput and latency vs raw etcd (needs etcd on PATH). FCP_BENCH_OPS=N shortens a run.
+# Storage and API throughput and latency vs raw etcd (needs etcd on PATH). FCP_BENCH_OPS=N shortens a run.
 bench:
 	$(CARGO) bench -p fcp-storage --bench storage
+	$(CARGO) bench -p fcp-apiserver --bench api
 
 e2e:
 	$(CARGO) test -p fcp-e2e

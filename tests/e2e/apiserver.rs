@@ -13,7 +13,7 @@ use fcp_testkit::{etcd::TestEtcd, free_port};
 use serde_json::{Value, json};
 
 /// The fcp binary under test.
-fn fcp_binary() -> PathBuf {
+pub(crate) fn fcp_binary() -> PathBuf {
     let path = std::env::var_os("FCP_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug/fcp"),
         PathBuf::from,
@@ -27,13 +27,13 @@ fn fcp_binary() -> PathBuf {
 }
 
 /// A running `fcp federation-apiserver`; killed on drop.
-struct Apiserver {
+pub(crate) struct Apiserver {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Apiserver {
-    fn spawn(args: &[&str]) -> Self {
+    pub(crate) fn spawn(args: &[&str]) -> Self {
         let port = free_port();
         let child = Command::new(fcp_binary())
             .arg("federation-apiserver")
@@ -194,7 +194,7 @@ fn the_binary_serves_from_real_etcd_and_stops_gracefully_on_sigterm() {
         "/apis/apps/v1/namespaces/default/deployments",
         &json!({
             "metadata": {"name": "web"},
-            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}}}
+            "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}
         }),
     );
     assert_eq!(code, 201, "{body}");

@@ -15,6 +15,9 @@ pub use server::{Server, StartupError, run, start};
 
 mod error;
 pub mod http;
+pub mod openapi;
+pub mod patch;
+pub mod protobuf;
 pub mod registry;
 pub mod resources;
 

@@ -111,6 +111,8 @@ pub async fn start(options: ApiServerOptions, shutdown: CancellationToken) -> Re
     let insecure_address = listener.local_addr().ok();
     let advertised = options.advertise_address.unwrap_or(address.ip());
     let registry = Arc::new(Registry::new(federation_profile()));
+    // The OpenAPI documents take a moment to build: do it now, not on kubectl's first request.
+    crate::openapi::spawn_prebuild(registry.clone());
     let mut store = Store::new(backend.clone(), &options.etcd_prefix);
     if options.watch_cache {
         store.enable_watch_caches(registry.all(), options.default_watch_cache_size, &shutdown);

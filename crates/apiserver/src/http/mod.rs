@@ -2,7 +2,6 @@
 
 mod discovery;
 mod negotiate;
-mod patch;
 mod path;
 mod query;
 
@@ -24,12 +23,15 @@ use tower_http::trace::TraceLayer;
 
 use self::{
     negotiate::{IncludeObject, Rendering},
-    patch::{PatchType, merge_patch},
     path::ResourcePath,
     query::Query,
 };
 use crate::{
     error::{ApiError, ApiResult},
+    patch::{
+        PatchType, merge_patch,
+        writes::{self, PatchRequest},
+    },
     registry::{
         Registry, ResourceDef, scale,
         store::{DeleteOptions, Deleted, Store, Target, UpdateMode, dry_run_from},
@@ -64,6 +66,9 @@ pub fn router(state: AppState) -> Router {
         .route("/version", get(version_info))
         .route("/api", get(api_versions))
         .route("/apis", get(api_groups))
+        .route("/openapi/v2", get(openapi_v2))
+        .route("/openapi/v3", get(openapi_v3_index))
+        .route("/openapi/v3/{*path}", get(openapi_v3_document))
         .fallback(dispatch)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -71,6 +76,26 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// `GET /openapi/v2`: see [`crate::openapi`].
+async fn openapi_v2(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    crate::openapi::serve_v2(state.registry, &headers).await
+}
+
+/// `GET /openapi/v3`: the index of group/version documents.
+async fn openapi_v3_index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    crate::openapi::serve_v3_index(state.registry, &headers).await
+}
+
+/// `GET /openapi/v3/api/v1`, `GET /openapi/v3/apis/<group>/<version>`.
+async fn openapi_v3_document(
+    State(state): State<AppState>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    crate::openapi::serve_v3_document(state.registry, &path, uri.query(), &headers).await
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -226,7 +251,7 @@ async fn serve_resource(
     };
     match (method, path.name.as_deref()) {
         (&Method::GET, None) => {
-            let list = store.list(target, &query.list_options()?).await?;
+            let list = store.list(target, &query.list_options(&path.resource)?).await?;
             Ok(json_response(StatusCode::OK, &render.list(&path.resource, list)))
         }
         (&Method::GET, Some(name)) => {
@@ -237,35 +262,43 @@ async fn serve_resource(
             ))
         }
         (&Method::POST, None) if subresource.is_none() => {
-            let created = store
-                .create(target, decode_json(headers, &body)?, dry_run)
-                .await?;
+            writes::validate_write_manager("CreateOptions", query.get("fieldManager"))?;
+            let mut body = decode_json(headers, &body)?;
+            let manager = write_manager(headers, query);
+            writes::record_update(&path.resource, mode, None, &mut body, &manager);
+            let created = store.create(target, body, dry_run).await?;
             Ok(json_response(StatusCode::CREATED, &created))
         }
         (&Method::PUT, Some(name)) => {
+            writes::validate_write_manager("UpdateOptions", query.get("fieldManager"))?;
+            let body = decode_json(headers, &body)?;
+            let manager = write_manager(headers, query);
             let updated = store
-                .update(target, name, mode, decode_json(headers, &body)?, dry_run)
+                .guaranteed_update(target, name, mode, dry_run, |current| {
+                    let mut new = body.clone();
+                    writes::record_update(&path.resource, mode, Some(current), &mut new, &manager);
+                    Ok(new)
+                })
                 .await?;
             Ok(json_response(StatusCode::OK, &updated))
         }
         (&Method::PATCH, Some(name)) => {
             let content_type = content_type(headers).unwrap_or_default();
-            let patch = match PatchType::from_content_type(&content_type) {
-                Some(PatchType::Merge) => parse_json(&body)?,
-                Some(_) | None => return Err(ApiError::unsupported_media_type(&content_type)),
+            let request = PatchRequest {
+                content_type: &content_type,
+                field_manager: query.get("fieldManager"),
+                force: query.get("force"),
+                user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+                dry_run,
+                body: &body,
             };
-            let patched = store
-                .guaranteed_update(target, name, mode, dry_run, |current| {
-                    let mut object = current.clone();
-                    // The current resourceVersion is not a precondition; one in the patch is.
-                    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                        meta.remove("resourceVersion");
-                    }
-                    merge_patch(&mut object, &patch);
-                    Ok(object)
-                })
-                .await?;
-            Ok(json_response(StatusCode::OK, &patched))
+            let (object, created) = writes::serve_patch(store, target, name, mode, request).await?;
+            let code = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(json_response(code, &object))
         }
         (&Method::DELETE, Some(name)) if subresource.is_none() => {
             let mut options = delete_options(headers, query, &body)?;
@@ -283,7 +316,7 @@ async fn serve_resource(
                 options.dry_run = vec!["All".to_owned()];
             }
             let deleted = store
-                .delete_collection(target, &query.list_options()?, &options)
+                .delete_collection(target, &query.list_options(&path.resource)?, &options)
                 .await?;
             Ok(json_response(StatusCode::OK, &deleted))
         }
@@ -341,7 +374,7 @@ fn watch_collection(
     rendering: Rendering,
     include: IncludeObject,
 ) -> ApiResult<Response> {
-    let options = query.watch_options()?;
+    let options = query.watch_options(&path.resource)?;
     let events = watch::start(
         state.store.clone(),
         path.resource.clone(),
@@ -452,6 +485,14 @@ fn delete_options(headers: &HeaderMap, query: &Query, body: &Bytes) -> ApiResult
     })
 }
 
+/// Who a non-apply write is recorded as in `managedFields`: `fieldManager`, else the User-Agent's product.
+fn write_manager(headers: &HeaderMap, query: &Query) -> String {
+    crate::patch::managed_fields::manager_or_user_agent(
+        query.get("fieldManager"),
+        headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+    )
+}
+
 /// The media type of the request body, lower-cased, without parameters.
 fn content_type(headers: &HeaderMap) -> Option<String> {
     headers
@@ -467,10 +508,12 @@ fn content_type(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Decodes a JSON request body. A missing `Content-Type` means JSON (the Python client sends none).
+/// Decodes a request body into JSON by its `Content-Type`: JSON (also when there is none: the Python client sends
+/// none), or Kubernetes protobuf (kubectl ≥ 1.32's typed clients: `create configmap|deployment|...`, `autoscale`).
 fn decode_json(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
     match content_type(headers).as_deref() {
         None | Some("application/json") => parse_json(body),
+        Some(crate::protobuf::MEDIA_TYPE) => Ok(crate::protobuf::decode(body)?),
         Some(other) => Err(ApiError::unsupported_media_type(other)),
     }
 }

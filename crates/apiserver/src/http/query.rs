@@ -7,7 +7,7 @@ use fcp_api::selector::{FieldSelector, LabelSelector};
 
 use crate::{
     error::{ApiError, ApiResult},
-    registry::{store::ListOptions, watch::WatchOptions},
+    registry::{ResourceDef, store::ListOptions, watch::WatchOptions},
 };
 
 /// The decoded query string.
@@ -72,22 +72,21 @@ impl Query {
         self.flag("watch")
     }
 
-    /// List options: selectors, limit, continue, resourceVersion, resourceVersionMatch.
+    /// List options of `resource`: selectors (field selectors checked against the kind's selectable fields),
+    /// limit, continue, resourceVersion, resourceVersionMatch.
     ///
     /// # Errors
-    /// 400 for unparsable selectors or limits.
-    pub fn list_options(&self) -> ApiResult<ListOptions> {
+    /// 400 for unparsable selectors or limits, or a field the kind cannot be selected by.
+    pub fn list_options(&self, resource: &ResourceDef) -> ApiResult<ListOptions> {
         let label_selector = LabelSelector::parse(self.get("labelSelector").unwrap_or_default())
             .map_err(ApiError::bad_request)?;
         let field_selector = FieldSelector::parse(self.get("fieldSelector").unwrap_or_default())
             .map_err(ApiError::bad_request)?;
         for requirement in field_selector.requirements() {
-            if !matches!(requirement.field.as_str(), "metadata.name" | "metadata.namespace") {
-                return Err(ApiError::bad_request(format!(
-                    "{:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\"",
-                    requirement.field
-                )));
-            }
+            resource
+                .strategy
+                .check_field_selector(&requirement.field)
+                .map_err(ApiError::bad_request)?;
         }
         let limit = match self.get("limit").filter(|l| !l.is_empty()) {
             None => 0,
@@ -121,7 +120,7 @@ impl Query {
     ///
     /// # Errors
     /// 400 for unparsable values.
-    pub fn watch_options(&self) -> ApiResult<WatchOptions> {
+    pub fn watch_options(&self, resource: &ResourceDef) -> ApiResult<WatchOptions> {
         let timeout = match self.get("timeoutSeconds").filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => Some(Duration::from_secs(t.parse::<u64>().map_err(|_| {
@@ -133,7 +132,7 @@ impl Query {
             Some(_) => Some(self.flag("sendInitialEvents")?),
         };
         Ok(WatchOptions {
-            list: self.list_options()?,
+            list: self.list_options(resource)?,
             timeout,
             bookmarks: self.flag("allowWatchBookmarks")?,
             send_initial_events,
@@ -155,11 +154,16 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 mod tests {
     use super::*;
 
+    fn configmaps() -> std::sync::Arc<ResourceDef> {
+        let registry = crate::registry::Registry::new(crate::resources::federation_profile());
+        registry.lookup("", "v1", "configmaps").cloned().unwrap()
+    }
+
     #[test]
     fn empty_pairs_and_unknown_parameters_are_tolerated() {
         let q = Query::parse(Some("&watch=true&timeout=32s&&limit=5"));
         assert!(q.is_watch().unwrap());
-        assert_eq!(q.list_options().unwrap().limit, 5);
+        assert_eq!(q.list_options(&configmaps()).unwrap().limit, 5);
     }
 
     #[test]
@@ -174,7 +178,7 @@ mod tests {
     #[test]
     fn unknown_field_selectors_are_rejected() {
         let err = Query::parse(Some("fieldSelector=spec.foo%3Dbar"))
-            .list_options()
+            .list_options(&configmaps())
             .unwrap_err();
         assert_eq!(err.code, 400);
         assert!(
@@ -184,7 +188,7 @@ mod tests {
         );
         assert!(
             Query::parse(Some("fieldSelector=metadata.name%3Dx"))
-                .list_options()
+                .list_options(&configmaps())
                 .is_ok()
         );
     }

@@ -1,5 +1,6 @@
 //! The registry: which resources are served, and the generic store that serves them.
 
+mod apply;
 pub mod cache;
 pub mod event_ttl;
 mod meta;

@@ -298,7 +298,7 @@ impl Store {
             let last_key = page.items.last().map(|kv| kv.key.clone());
             for kv in &page.items {
                 let object = self.decode(resource, kv, None)?;
-                if matches(&object, options) {
+                if matches(resource, &object, options) {
                     items.push(object);
                 }
             }
@@ -349,7 +349,7 @@ impl Store {
             .objects
             .iter()
             .map(|o| self.serve(target.resource, o.object.clone(), o.mod_revision))
-            .filter(|object| matches(object, options))
+            .filter(|object| matches(target.resource, object, options))
             .collect();
         Some(list_document(
             target.resource,
@@ -459,6 +459,8 @@ impl Store {
             if !name.is_empty() {
                 meta::set_field(&mut object, "name", Some(json!(name)));
             }
+            // Per-kind preparation that needs the name and uid (a Job's generated selector).
+            resource.strategy.prepare_for_create(&mut object);
             self.validate(target, &object, None, &name)?;
             if dry_run {
                 return Ok(object);
@@ -537,6 +539,10 @@ impl Store {
                 UpdateMode::Status => with_part_of(&old, &new, &["status"]),
                 UpdateMode::Finalize => with_part_of(&old, &new, &["spec", "finalizers"]),
             };
+            if mode == UpdateMode::Main {
+                // Per-kind fields an update may not change (before generation is computed).
+                resource.strategy.prepare_for_update(&mut object, &old);
+            }
             prepare_for_update(resource, mode, &mut object, &old, name);
             self.validate(target, &object, Some(&old), name)?;
             // A terminating object whose last finalizer was just removed goes away.
@@ -931,7 +937,7 @@ fn check_preconditions(
 
 /// Whether `object` passes the list's label and field selectors.
 #[must_use]
-pub fn matches(object: &Value, options: &ListOptions) -> bool {
+pub fn matches(resource: &ResourceDef, object: &Value, options: &ListOptions) -> bool {
     if !options.label_selector.is_empty() {
         let labels = meta::metadata(object)
             .and_then(|m| m.get("labels"))
@@ -942,15 +948,9 @@ pub fn matches(object: &Value, options: &ListOptions) -> bool {
         }
     }
     options.field_selector.is_empty()
-        || options.field_selector.matches(|field| match field {
-            "metadata.name" => Some(meta::string_field(object, "name").unwrap_or_default().to_owned()),
-            "metadata.namespace" => Some(
-                meta::string_field(object, "namespace")
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
-            _ => None,
-        })
+        || options
+            .field_selector
+            .matches(|field| resource.strategy.field_value(object, field))
 }
 
 /// Parses `dryRun` values: empty = a real write, `All` = dry run, anything else is rejected.

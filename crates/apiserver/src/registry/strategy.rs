@@ -48,6 +48,41 @@ pub trait Strategy: Send + Sync + 'static {
         let _ = object;
     }
 
+    /// Changes kube's `PrepareForCreate` (and `Canonicalize`) make to a new object once the store has set its
+    /// system metadata: called on create after `metadata.name` (also a generated one), `uid` and
+    /// `creationTimestamp` are set and before [`Strategy::validate`]. Idempotent, so the store may call it
+    /// again for each generated-name attempt. Examples: a namespace gets the `kubernetes` finalizer and the
+    /// `kubernetes.io/metadata.name` label; a Job without `manualSelector` gets its `controller-uid`
+    /// selector and template labels (they need the uid).
+    fn prepare_for_create(&self, object: &mut Value) {
+        let _ = object;
+    }
+
+    /// Changes kube's `PrepareForUpdate` makes to a main-resource update (not `/status`, not `/finalize`):
+    /// called after the store has carried over the old status and system metadata, before
+    /// [`Strategy::validate_update`]. Example: a namespace keeps its old `spec.finalizers` (only `/finalize`
+    /// changes them).
+    fn prepare_for_update(&self, object: &mut Value, old: &Value) {
+        let _ = (object, old);
+    }
+
+    /// Checks one field of a `fieldSelector` (kube's per-kind field-label conversion). `Err` carries kube's
+    /// exact message, which the caller returns as 400 BadRequest. The default accepts `metadata.name` and
+    /// `metadata.namespace` only, with kube's `DefaultMetaV1FieldSelectorConversion` message.
+    ///
+    /// # Errors
+    /// The 400 message when `field` is not selectable for this kind.
+    fn check_field_selector(&self, field: &str) -> Result<(), String> {
+        default_check_field_selector(field)
+    }
+
+    /// The value of a selectable `field` on `object` (an object as served from this resource, i.e. in its
+    /// served version), as kube's `GetAttrs` field set gives it: absent strings are `""`, integers in decimal.
+    /// `None` for a field [`Strategy::check_field_selector`] rejects. Feed it to `FieldSelector::matches`.
+    fn field_value(&self, object: &Value, field: &str) -> Option<String> {
+        default_field_value(object, field)
+    }
+
     /// The Table columns `kubectl get` prints for this kind (`meta.k8s.io` `TableColumnDefinition`s as
     /// JSON). The default is kube's generic pair: Name and Created At.
     fn table_columns(&self) -> Vec<Value> {
@@ -58,6 +93,30 @@ pub trait Strategy: Send + Sync + 'static {
     fn table_row(&self, object: &Value) -> Vec<Value> {
         default_table_row(object)
     }
+}
+
+/// kube's `DefaultMetaV1FieldSelectorConversion`: only `metadata.name` and `metadata.namespace`.
+///
+/// # Errors
+/// `"<field>" is not a known field selector: only "metadata.name", "metadata.namespace"`.
+pub fn default_check_field_selector(field: &str) -> Result<(), String> {
+    match field {
+        "metadata.name" | "metadata.namespace" => Ok(()),
+        _ => Err(format!(
+            "{field:?} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+        )),
+    }
+}
+
+/// `metadata.name` and `metadata.namespace` of `object` (`""` when absent); `None` for other fields.
+#[must_use]
+pub fn default_field_value(object: &Value, field: &str) -> Option<String> {
+    let key = match field {
+        "metadata.name" => "name",
+        "metadata.namespace" => "namespace",
+        _ => return None,
+    };
+    Some(object["metadata"][key].as_str().unwrap_or_default().to_owned())
 }
 
 /// kube's default Table columns for kinds without their own printer.
@@ -118,6 +177,39 @@ pub trait KindRules: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// See [`Strategy::begin_termination`].
     fn begin_termination(&mut self) {}
+
+    /// See [`Strategy::prepare_for_create`]; `self` has its name, uid and creation timestamp.
+    fn prepare_for_create(&mut self) {}
+
+    /// See [`Strategy::prepare_for_update`].
+    fn prepare_for_update(&mut self, old: &Self) {
+        let _ = old;
+    }
+
+    /// See [`Strategy::check_field_selector`].
+    ///
+    /// # Errors
+    /// The 400 message when `field` is not selectable for this kind.
+    fn check_field_selector(field: &str) -> Result<(), String> {
+        default_check_field_selector(field)
+    }
+
+    /// See [`Strategy::field_value`]; works on the JSON object so that matching needs no decoding.
+    fn field_value(object: &Value, field: &str) -> Option<String> {
+        default_field_value(object, field)
+    }
+
+    /// See [`Strategy::table_columns`].
+    fn table_columns() -> Vec<Value> {
+        default_table_columns()
+    }
+
+    /// The cells of this object's Table row, for [`KindRules::table_columns`]; `now` is the time ages are
+    /// measured to.
+    fn table_row(&self, object: &Value, now: jiff::Timestamp) -> Vec<Value> {
+        let _ = now;
+        default_table_row(object)
+    }
 }
 
 /// The [`Strategy`] of a kind described by a typed struct `K`.
@@ -175,6 +267,49 @@ impl<K: KindRules> Strategy for Typed<K> {
             typed.begin_termination();
             if let Ok(value) = serde_json::to_value(&typed) {
                 *object = value;
+            }
+        }
+    }
+
+    fn prepare_for_create(&self, object: &mut Value) {
+        if let Ok(mut typed) = decode::<K>(object) {
+            typed.prepare_for_create();
+            if let Ok(value) = serde_json::to_value(&typed) {
+                *object = value;
+            }
+        }
+    }
+
+    fn prepare_for_update(&self, object: &mut Value, old: &Value) {
+        if let (Ok(mut typed), Ok(old)) = (decode::<K>(object), decode::<K>(old)) {
+            typed.prepare_for_update(&old);
+            if let Ok(value) = serde_json::to_value(&typed) {
+                *object = value;
+            }
+        }
+    }
+
+    fn check_field_selector(&self, field: &str) -> Result<(), String> {
+        K::check_field_selector(field)
+    }
+
+    fn field_value(&self, object: &Value, field: &str) -> Option<String> {
+        K::field_value(object, field)
+    }
+
+    fn table_columns(&self) -> Vec<Value> {
+        K::table_columns()
+    }
+
+    /// A row from the typed object; an object that does not decode (never the case for stored objects) gets
+    /// its name and empty cells.
+    fn table_row(&self, object: &Value) -> Vec<Value> {
+        match decode::<K>(object) {
+            Ok(typed) => typed.table_row(object, jiff::Timestamp::now()),
+            Err(_) => {
+                let mut row = vec![object["metadata"]["name"].clone()];
+                row.resize(K::table_columns().len(), Value::Null);
+                row
             }
         }
     }

@@ -260,7 +260,7 @@ impl Producer<'_> {
                 let served = self
                     .store
                     .serve(self.resource, object.object.clone(), object.mod_revision);
-                if matches(&served, &self.options.list) {
+                if matches(self.resource, &served, &self.options.list) {
                     self.send(WatchLine {
                         event_type: "ADDED",
                         object: served,
@@ -339,7 +339,7 @@ impl Producer<'_> {
             .as_ref()
             .filter(|o| in_scope(o))
             .map(|o| self.store.serve(self.resource, o.object.clone(), o.mod_revision));
-        transition(previous, current, &self.options.list)
+        transition(self.resource, previous, current, &self.options.list)
     }
 
     /// Serves changes straight from a storage watch (the cache is not ready).
@@ -377,16 +377,21 @@ impl Producer<'_> {
             EventKind::Put => Some(self.store.decode(self.resource, &event.kv, None)?),
             EventKind::Delete => None,
         };
-        Ok(transition(previous, current, &self.options.list))
+        Ok(transition(self.resource, previous, current, &self.options.list))
     }
 }
 
 /// The event a watcher sees for a change from `previous` to `current` (either may be absent), applying the
 /// selectors with kube's transition rules: an object that stops matching is DELETED for this watcher (with
 /// its last matching state), one that starts matching is ADDED.
-fn transition(previous: Option<Value>, current: Option<Value>, options: &ListOptions) -> Option<WatchLine> {
-    let was = previous.filter(|p| matches(p, options));
-    let is = current.filter(|c| matches(c, options));
+fn transition(
+    resource: &ResourceDef,
+    previous: Option<Value>,
+    current: Option<Value>,
+    options: &ListOptions,
+) -> Option<WatchLine> {
+    let was = previous.filter(|p| matches(resource, p, options));
+    let is = current.filter(|c| matches(resource, c, options));
     match (was, is) {
         (None, Some(object)) => Some(WatchLine {
             event_type: "ADDED",

@@ -128,12 +128,12 @@ async fn malformed_requests_get_status_errors_and_store_nothing() {
             "text/plain",
         ),
         (
-            "protobuf body",
+            "corrupt protobuf body",
             COLLECTION,
             Some("application/vnd.kubernetes.protobuf"),
             b"k8s\0junk".to_vec(),
-            415,
-            "UnsupportedMediaType",
+            400,
+            "BadRequest",
             "protobuf",
         ),
         (

@@ -59,12 +59,12 @@ async fn objects_are_stored_under_kube_apiserver_keys_as_json_without_resource_v
         ),
         (
             "/apis/networking.k8s.io/v1/namespaces/ns1/ingresses",
-            json!({"metadata": {"name": "ing"}}),
+            json!({"metadata": {"name": "ing"}, "spec": {"defaultBackend": {"service": {"name": "web", "port": {"number": 80}}}}}),
             "/fed/ingress/ns1/ing",
         ),
         (
             "/apis/apps/v1/namespaces/ns1/replicasets",
-            json!({"metadata": {"name": "rs"}, "spec": {"selector": {"matchLabels": {"a": "b"}}}}),
+            json!({"metadata": {"name": "rs"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
             "/fed/replicasets/ns1/rs",
         ),
         (

@@ -1,40 +1,7 @@
-//! Patch bodies. JSON merge patch (RFC 7386) is applied here; the other patch types arrive with the full
-//! API semantics.
+//! JSON merge patch (RFC 7386), `application/merge-patch+json`: objects merge recursively, `null` removes a
+//! key, everything else (lists included) replaces.
 
 use serde_json::Value;
-
-/// The patch types a PATCH request can carry, by `Content-Type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchType {
-    /// `application/merge-patch+json`.
-    Merge,
-    /// `application/json-patch+json` (not supported yet).
-    Json,
-    /// `application/strategic-merge-patch+json` (not supported yet).
-    StrategicMerge,
-    /// `application/apply-patch+yaml` (not supported yet).
-    Apply,
-}
-
-impl PatchType {
-    /// The patch type of a `Content-Type` value, ignoring parameters.
-    #[must_use]
-    pub fn from_content_type(content_type: &str) -> Option<Self> {
-        let media = content_type
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        match media.as_str() {
-            "application/merge-patch+json" => Some(Self::Merge),
-            "application/json-patch+json" => Some(Self::Json),
-            "application/strategic-merge-patch+json" => Some(Self::StrategicMerge),
-            "application/apply-patch+yaml" => Some(Self::Apply),
-            _ => None,
-        }
-    }
-}
 
 /// Applies a JSON merge patch to `target` in place: objects merge recursively, `null` removes a key,
 /// anything else (arrays included) replaces.

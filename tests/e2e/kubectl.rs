@@ -1,0 +1,53 @@
+//! The common kubectl verbs (`tests/kubectl/verbs.sh`) against the built `fcp federation-apiserver` on real
+//! etcd, with kubectl 1.27, 1.30 and 1.33 (the versioned binaries beside the kubectl dispatcher).
+
+use std::{path::PathBuf, process::Command};
+
+use fcp_testkit::etcd::TestEtcd;
+
+use crate::apiserver::Apiserver;
+
+/// `kubectl.1.<minor>` from the directory of the real kubectl behind the dispatcher on PATH.
+fn kubectl(minor: u32) -> PathBuf {
+    let on_path = Command::new("sh")
+        .args(["-c", "command -v kubectl"])
+        .output()
+        .expect("run sh");
+    let on_path = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
+    assert!(!on_path.is_empty(), "kubectl is not on PATH");
+    let real = std::fs::canonicalize(&on_path).expect("resolve the kubectl symlink");
+    let versioned = real.with_file_name(format!("kubectl.1.{minor}"));
+    assert!(versioned.exists(), "{} does not exist", versioned.display());
+    versioned
+}
+
+fn run_verbs(minor: u32) {
+    let etcd = TestEtcd::start().unwrap();
+    let server = Apiserver::spawn(&["--etcd-servers", &etcd.endpoint()]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kubectl/verbs.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(kubectl(minor))
+        .arg(&server.base)
+        .output()
+        .expect("run verbs.sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "kubectl 1.{minor}:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("ALL VERBS PASSED"), "{stdout}");
+}
+
+#[test]
+fn kubectl_1_27_verbs() {
+    run_verbs(27);
+}
+
+#[test]
+fn kubectl_1_30_verbs() {
+    run_verbs(30);
+}
+
+#[test]
+fn kubectl_1_33_verbs() {
+    run_verbs(33);
+}
