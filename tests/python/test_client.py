@@ -56,11 +56,7 @@ WATCH_TIMEOUT = 10
 
 # Test name -> the missing feature. Remove an entry when the feature lands (FCP_RUN_EXPECTED_FAILURES=1
 # shows which now pass).
-EXPECTED_TO_FAIL_UNTIL_IMPLEMENTED = {
-    "test_secret_type_field_selector": (
-        "needs the per-kind field selectors (k8s-api-compat.md section 1.5 G8): secrets `type` is a 400 today"
-    ),
-}
+EXPECTED_TO_FAIL_UNTIL_IMPLEMENTED: dict = {}
 
 MERGE = "application/merge-patch+json"
 

@@ -17,7 +17,10 @@
 //!   and each watcher times every event from that stamp to its arrival.
 //!
 //! The server runs in this process, on the same tokio runtime as the client: the RSS figures include the
-//! client, and server, client and etcd share the cores.
+//! client, and server, client and etcd share the cores. Every row also says where the CPU went, from `/proc`:
+//! CPU microseconds per operation in this process (`proc us`: apiserver + client) and in etcd (`etcd us`),
+//! and the share of the machine's capacity left idle (`idle%`) or taken by other processes (`other%`, which
+//! should be 0 on a quiet machine).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -61,6 +64,8 @@ const PATCH_IN_FLIGHT: usize = 16;
 const WATCH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Above this relative change between the first and the last raw-put measurement, the run is flagged noisy.
 const DRIFT_WARNING: f64 = 0.15;
+/// Above this share of the CPU taken by other processes during the run, the run is flagged noisy.
+const OTHERS_WARNING: f64 = 10.0;
 /// Width of the label column.
 const LABEL: usize = 52;
 /// The etcd key prefix the apiserver keeps its objects under.
@@ -246,6 +251,10 @@ struct Cpu {
     this_per_op_us: f64,
     /// CPU microseconds etcd spent per operation.
     etcd_per_op_us: f64,
+    /// Share of the machine's CPU capacity (all cores) this process used.
+    this_percent: f64,
+    /// Share of the machine's CPU capacity etcd used.
+    etcd_percent: f64,
     /// Share of the machine's CPU capacity left idle.
     idle_percent: f64,
     /// Share of the machine's CPU capacity used by other processes (a busy neighbour makes the row
@@ -296,8 +305,11 @@ impl CpuSample {
         Cpu {
             this_per_op_us: per_op(this),
             etcd_per_op_us: per_op(etcd),
-            idle_percent: 100.0 * (total - busy) / total,
-            other_percent: (100.0 * (busy - this - etcd) / total).max(0.0),
+            // `+ 0.0` turns a -0 into 0 for printing.
+            idle_percent: (100.0 * (total - busy) / total).max(0.0) + 0.0,
+            other_percent: (100.0 * (busy - this - etcd) / total).max(0.0) + 0.0,
+            this_percent: 100.0 * this / total,
+            etcd_percent: 100.0 * etcd / total,
         }
     }
 }
@@ -371,6 +383,7 @@ async fn run(settings: &Settings, etcd: &TestEtcd) -> anyhow::Result<()> {
         value_size,
     );
     let measured = Instant::now();
+    let measured_cpu = CpuSample::now();
 
     // ---- writes -------------------------------------------------------------------------------------------
     // A fresh etcd is slower at first (its database file and Go heap grow), and so is a fresh connection
@@ -663,10 +676,23 @@ async fn run(settings: &Settings, etcd: &TestEtcd) -> anyhow::Result<()> {
         status.raft_used_db_size() as f64 / 1_048_576.0,
         status.header().map_or(0, |h| h.revision())
     );
+    let cpu = CpuSample::now().since(&measured_cpu, 1);
     println!(
-        "measured part (warm-ups and set-up included): {:.1} s",
-        measured.elapsed().as_secs_f64()
+        "measured part (warm-ups and set-up included): {:.1} s; CPU capacity used: this process {:.0}%, etcd \
+         {:.0}%, other processes {:.0}%, idle {:.0}%",
+        measured.elapsed().as_secs_f64(),
+        cpu.this_percent,
+        cpu.etcd_percent,
+        cpu.other_percent,
+        cpu.idle_percent
     );
+    if cpu.other_percent > OTHERS_WARNING {
+        println!(
+            "warning: other processes took {:.0}% of the CPU during the run (column other%): every figure above \
+             is depressed by them, the ratios less so",
+            cpu.other_percent
+        );
+    }
     server.stop().await.context("stop the apiserver")?;
     Ok(())
 }

@@ -33,7 +33,9 @@ use crate::{
         writes::{self, PatchRequest},
     },
     registry::{
-        Registry, ResourceDef, scale,
+        Registry, ResourceDef,
+        field_validation::{self, FieldValidation},
+        scale,
         store::{DeleteOptions, Deleted, Store, Target, UpdateMode, dry_run_from},
         watch,
     },
@@ -239,6 +241,8 @@ async fn serve_resource(
         namespace: path.namespace.as_deref(),
     };
     let dry_run = dry_run_from(&query.all("dryRun"))?;
+    let field_validation =
+        FieldValidation::parse(query.get("fieldValidation")).map_err(ApiError::bad_request)?;
     let subresource = path.subresource.as_deref();
     if subresource == Some("scale") {
         return serve_scale(state, path, method, headers, body, dry_run).await;
@@ -264,14 +268,19 @@ async fn serve_resource(
         (&Method::POST, None) if subresource.is_none() => {
             writes::validate_write_manager("CreateOptions", query.get("fieldManager"))?;
             let mut body = decode_json(headers, &body)?;
+            let warnings = field_validation::check(&path.resource, &body, field_validation)?;
             let manager = write_manager(headers, query);
             writes::record_update(&path.resource, mode, None, &mut body, &manager);
             let created = store.create(target, body, dry_run).await?;
-            Ok(json_response(StatusCode::CREATED, &created))
+            Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ))
         }
         (&Method::PUT, Some(name)) => {
             writes::validate_write_manager("UpdateOptions", query.get("fieldManager"))?;
             let body = decode_json(headers, &body)?;
+            let warnings = field_validation::check(&path.resource, &body, field_validation)?;
             let manager = write_manager(headers, query);
             let updated = store
                 .guaranteed_update(target, name, mode, dry_run, |current| {
@@ -280,7 +289,7 @@ async fn serve_resource(
                     Ok(new)
                 })
                 .await?;
-            Ok(json_response(StatusCode::OK, &updated))
+            Ok(with_warnings(json_response(StatusCode::OK, &updated), &warnings))
         }
         (&Method::PATCH, Some(name)) => {
             let content_type = content_type(headers).unwrap_or_default();
@@ -291,14 +300,15 @@ async fn serve_resource(
                 user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
                 dry_run,
                 body: &body,
+                field_validation,
             };
-            let (object, created) = writes::serve_patch(store, target, name, mode, request).await?;
+            let (object, created, warnings) = writes::serve_patch(store, target, name, mode, request).await?;
             let code = if created {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
             };
-            Ok(json_response(code, &object))
+            Ok(with_warnings(json_response(code, &object), &warnings))
         }
         (&Method::DELETE, Some(name)) if subresource.is_none() => {
             let mut options = delete_options(headers, query, &body)?;
@@ -483,6 +493,18 @@ fn delete_options(headers: &HeaderMap, query: &Query, body: &Bytes) -> ApiResult
         propagation_policy: query.get("propagationPolicy").map(str::to_owned),
         grace_period_seconds,
     })
+}
+
+/// Adds one `Warning: 299 - "<message>"` header per warning, as kube-apiserver sends them (kubectl prints
+/// them as `Warning: <message>`).
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let quoted = warning.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(value) = HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
 }
 
 /// Who a non-apply write is recorded as in `managedFields`: `fieldManager`, else the User-Agent's product.

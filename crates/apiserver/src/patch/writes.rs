@@ -14,6 +14,7 @@ use crate::{
     error::{ApiError, ApiResult},
     registry::{
         ResourceDef,
+        field_validation::{self, FieldValidation},
         store::{Store, Target, UpdateMode},
     },
 };
@@ -33,6 +34,8 @@ pub struct PatchRequest<'a> {
     pub dry_run: bool,
     /// The body.
     pub body: &'a [u8],
+    /// What to do with fields the kind does not know (`fieldValidation`).
+    pub field_validation: FieldValidation,
 }
 
 /// The part of the object an update mode writes.
@@ -59,12 +62,17 @@ pub async fn serve_patch(
     name: &str,
     mode: UpdateMode,
     request: PatchRequest<'_>,
-) -> ApiResult<(Value, bool)> {
+) -> ApiResult<(Value, bool, Vec<String>)> {
     let resource = target.resource;
     let patch_type = PatchType::accepted_by(request.content_type, resource)?;
     let options = PatchOptions::from_query(request.field_manager, request.force)?;
     options.validate(patch_type)?;
     let patch = decode_body(patch_type, request.body)?;
+    // JSON patches name paths, not fields; merge, strategic and apply bodies are partial objects.
+    let warnings = match patch_type {
+        PatchType::Json => Vec::new(),
+        _ => field_validation::check(resource, &patch, request.field_validation)?,
+    };
     let part = part_for(resource, mode);
     let api_version = resource.api_version();
     if patch_type == PatchType::Apply {
@@ -76,11 +84,12 @@ pub async fn serve_patch(
             part,
         };
         check_applied_identity(resource, &patch, name)?;
-        return store
+        let (object, created) = store
             .update_or_create(target, name, mode, request.dry_run, |current| {
                 apply(current, &patch, &apply_request)
             })
-            .await;
+            .await?;
+        return Ok((object, created, warnings));
     }
     let manager = managed_fields::manager_or_user_agent(options.field_manager.as_deref(), request.user_agent);
     let patched = store
@@ -95,7 +104,7 @@ pub async fn serve_patch(
             Ok(patched)
         })
         .await?;
-    Ok((patched, false))
+    Ok((patched, false, warnings))
 }
 
 /// An applied configuration must name its kind, version and object (kube: 400 otherwise).

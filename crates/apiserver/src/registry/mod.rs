@@ -3,6 +3,7 @@
 mod apply;
 pub mod cache;
 pub mod event_ttl;
+pub mod field_validation;
 mod meta;
 pub mod namespaces;
 mod resource;

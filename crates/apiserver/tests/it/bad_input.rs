@@ -237,3 +237,85 @@ async fn malformed_requests_get_status_errors_and_store_nothing() {
     assert_eq!(client.get("/healthz").await.code, 200, "the server is still up");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn unknown_fields_are_rejected_under_strict_validation_and_warned_about_otherwise() {
+    let server = TestApiServer::embedded().await.unwrap();
+    let client = Client::new(server.base_url());
+    crate::scenarios::create_namespace(&client, "fields").await;
+    let collection = "/api/v1/namespaces/fields/configmaps";
+    let body = json!({"metadata": {"name": "strict", "bogus": 1}, "data": {"k": "v"}, "extra": true});
+    let strict = client
+        .post(&format!("{collection}?fieldValidation=Strict"), &body)
+        .await;
+    strict.assert_status(400, "BadRequest");
+    assert_eq!(
+        strict.body["message"],
+        "strict decoding error: unknown field \"extra\", unknown field \"metadata.bogus\""
+    );
+    client
+        .get(&format!("{collection}/strict"))
+        .await
+        .assert_status(404, "NotFound");
+
+    // The default (Warn) stores the object without the unknown fields and says so in Warning headers.
+    let response = reqwest::Client::new()
+        .post(server.url(collection))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let warnings: Vec<String> = response
+        .headers()
+        .get_all("warning")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            r#"299 - "unknown field \"extra\"""#,
+            r#"299 - "unknown field \"metadata.bogus\"""#
+        ]
+    );
+    let stored = client.get(&format!("{collection}/strict")).await;
+    assert!(stored.body.get("extra").is_none());
+
+    // Patches are checked too; deletions (nulls) are not unknown fields.
+    let patch = client
+        .send(
+            "PATCH",
+            &format!("{collection}/strict?fieldValidation=Strict"),
+            Some("application/merge-patch+json"),
+            Some(br#"{"data": {"k": null}, "spec": {"x": 1}}"#.to_vec()),
+        )
+        .await;
+    patch.assert_status(400, "BadRequest");
+    assert!(
+        patch.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field \"spec\""),
+        "{}",
+        patch.body
+    );
+    let ok = client
+        .send(
+            "PATCH",
+            &format!("{collection}/strict?fieldValidation=Strict"),
+            Some("application/merge-patch+json"),
+            Some(br#"{"data": {"k": null}}"#.to_vec()),
+        )
+        .await;
+    assert_eq!(ok.code, 200, "{}", ok.body);
+    let bad = client
+        .post(
+            &format!("{collection}?fieldValidation=Loose"),
+            &json!({"metadata": {"name": "x"}}),
+        )
+        .await;
+    bad.assert_status(400, "BadRequest");
+    server.stop().await.unwrap();
+}
