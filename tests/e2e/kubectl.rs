@@ -21,9 +21,29 @@ fn kubectl(minor: u32) -> PathBuf {
     versioned
 }
 
+/// Where the apiserver under test keeps its objects.
+enum Backend {
+    Etcd,
+    Embedded,
+}
+
 fn run_verbs(minor: u32) {
-    let etcd = TestEtcd::start().unwrap();
-    let server = Apiserver::spawn(&["--etcd-servers", &etcd.endpoint()]);
+    run_verbs_on(minor, Backend::Etcd);
+}
+
+fn run_verbs_on(minor: u32, backend: Backend) {
+    let etcd;
+    let data_dir;
+    let server = match backend {
+        Backend::Etcd => {
+            etcd = TestEtcd::start().unwrap();
+            Apiserver::spawn(&["--etcd-servers", &etcd.endpoint()])
+        }
+        Backend::Embedded => {
+            data_dir = tempfile::tempdir().unwrap();
+            Apiserver::spawn(&["--data-dir", data_dir.path().join("data").to_str().unwrap()])
+        }
+    };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kubectl/verbs.sh");
     let output = Command::new("bash")
         .arg(&script)
@@ -50,4 +70,9 @@ fn kubectl_1_30_verbs() {
 #[test]
 fn kubectl_1_33_verbs() {
     run_verbs(33);
+}
+
+#[test]
+fn kubectl_1_33_verbs_on_the_embedded_store() {
+    run_verbs_on(33, Backend::Embedded);
 }
