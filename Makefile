@@ -50,9 +50,10 @@ test:
 
 run:
 	$(CARGO) build -p fcp
-	@echo "federation-apiserver on http://127.0.0.1:8080 (embedded store in $(OUT)/local/data). Try:"
-	@echo "  kubectl --server=http://127.0.0.1:8080 create -f - --validate=false <<< '{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"hello\",\"namespace\":\"default\"},\"data\":{\"k\":\"v\"}}'"
-	@echo "  kubectl --server=http://127.0.0.1:8080 get configmaps -A"
+	@echo "federation-apiserver on http://127.0.0.1:8080 (embedded store in $(OUT)/local/data; no authentication). Try:"
+	@echo "  kubectl --server=http://127.0.0.1:8080 api-resources"
+	@echo "  kubectl --server=http://127.0.0.1:8080 create deployment web --image=nginx --replicas=3"
+	@echo "  kubectl --server=http://127.0.0.1:8080 get deployments -o wide"
 	target/debug/fcp federation-apiserver --insecure-port 8080 --data-dir $(OUT)/local/data
 
 # ---------------------------------------------------------------------------------------------------------------
