@@ -658,6 +658,10 @@ async fn run(settings: &Settings, etcd: &TestEtcd) -> anyhow::Result<()> {
         watch.after_response.1,
         ""
     );
+    println!(
+        "(the CPU columns of the watch rows count all the work meanwhile, the delivery to every watcher \
+         included: per patch, and per event)"
+    );
     memory.push(("after the watch (watchers closed)", rss()?));
 
     println!();

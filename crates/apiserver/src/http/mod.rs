@@ -405,9 +405,12 @@ fn watch_collection(
             }
             _ => line.object,
         };
-        let mut bytes = json!({"type": line.event_type, "object": object})
-            .to_string()
-            .into_bytes();
+        // Serialized straight from the parts: `json!` would deep-copy the object first.
+        let event = WatchEventLine {
+            event_type: line.event_type,
+            object: &object,
+        };
+        let mut bytes = serde_json::to_vec(&event).unwrap_or_default();
         bytes.push(b'\n');
         Ok::<_, Infallible>(Bytes::from(bytes))
     });
@@ -420,6 +423,14 @@ fn watch_collection(
         HeaderValue::from_static("no-cache, private"),
     );
     Ok(response)
+}
+
+/// One watch event as it goes on the wire.
+#[derive(serde::Serialize)]
+struct WatchEventLine<'a> {
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    object: &'a Value,
 }
 
 /// How GET, LIST and WATCH responses are rendered for this request.

@@ -62,23 +62,36 @@ pub async fn bootstrap(store: &Store, namespaces: &ResourceDef) -> ApiResult<()>
 /// cause.
 pub async fn check_create(
     store: &Store,
-    namespaces: &ResourceDef,
+    lifecycle: &Lifecycle,
     target: Target<'_>,
     name: &str,
 ) -> ApiResult<()> {
     let Some(namespace) = target.namespace.filter(|_| target.resource.namespaced()) else {
         return Ok(());
     };
-    // A consistent read: the watch cache may not have seen a deletion that was just acknowledged.
-    let found = store
-        .get(
-            Target {
-                resource: namespaces,
-                namespace: None,
-            },
-            namespace,
-        )
-        .await?;
+    let namespaces = lifecycle.namespaces.as_ref();
+    let namespace_target = Target {
+        resource: namespaces,
+        namespace: None,
+    };
+    // The watch cache answers without a storage round trip; a miss (a namespace created a moment ago) or a
+    // namespace deleted recently through this server (the cache may not have seen it yet) reads storage.
+    let cached = if lifecycle.must_look_up_live(namespace) {
+        None
+    } else {
+        store.watch_cache(namespaces).and_then(|cache| {
+            let key = store.object_key(namespace_target, namespace);
+            cache
+                .get(&key)
+                .ok()
+                .and_then(|(object, _)| object)
+                .map(|o| o.object.clone())
+        })
+    };
+    let found = match cached {
+        Some(found) => found,
+        None => store.get(namespace_target, namespace).await?,
+    };
     if meta::string_field(&found, "deletionTimestamp").is_some() {
         let mut err = ApiError::forbidden(
             target.resource,
@@ -95,6 +108,49 @@ pub async fn check_create(
         return Err(err);
     }
     Ok(())
+}
+
+/// How long after a namespace deletion creates in it skip the watch cache (which may lag behind storage).
+const FORCE_LIVE_LOOKUP: Duration = Duration::from_secs(30);
+
+/// Namespace lifecycle state of one server: the namespaces resource, and the namespaces deleted recently
+/// through this server, which must be looked up in storage (kube's `forceLiveLookupCache`).
+#[derive(Debug)]
+pub struct Lifecycle {
+    namespaces: Arc<ResourceDef>,
+    recently_deleted: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl Lifecycle {
+    /// Lifecycle enforcement with `namespaces` as the namespaces resource.
+    #[must_use]
+    pub fn new(namespaces: Arc<ResourceDef>) -> Self {
+        Self {
+            namespaces,
+            recently_deleted: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Records that namespace `name` was just deleted (or started terminating).
+    pub fn note_deleted(&self, name: &str) {
+        let mut recent = self
+            .recently_deleted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        recent.retain(|_, at| now.duration_since(*at) < FORCE_LIVE_LOOKUP);
+        recent.insert(name.to_owned(), now);
+    }
+
+    fn must_look_up_live(&self, name: &str) -> bool {
+        let recent = self
+            .recently_deleted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent
+            .get(name)
+            .is_some_and(|at| at.elapsed() < FORCE_LIVE_LOOKUP)
+    }
 }
 
 /// The protected namespaces cannot be deleted.

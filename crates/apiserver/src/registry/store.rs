@@ -108,7 +108,7 @@ pub struct Store {
     caches: HashMap<&'static str, Arc<WatchCache>>,
     /// The namespaces resource, when namespace lifecycle is enforced (creates need an active namespace,
     /// protected namespaces cannot be deleted).
-    namespaces: Option<Arc<ResourceDef>>,
+    namespaces: Option<super::namespaces::Lifecycle>,
 }
 
 impl std::fmt::Debug for Store {
@@ -134,7 +134,7 @@ impl Store {
     /// Enforces namespace lifecycle ([`namespaces`](super::namespaces)) with `namespaces` as the namespace
     /// resource.
     pub fn enforce_namespace_lifecycle(&mut self, namespaces: Arc<ResourceDef>) {
-        self.namespaces = Some(namespaces);
+        self.namespaces = Some(super::namespaces::Lifecycle::new(namespaces));
     }
 
     /// Starts one watch cache per storage path of `resources`, each keeping `capacity` recent events; they
@@ -437,12 +437,12 @@ impl Store {
         );
         meta::drop_empty_fields(&mut object);
 
-        if let Some(namespaces) = &self.namespaces {
+        if let Some(lifecycle) = &self.namespaces {
             let name = explicit_name
                 .as_deref()
                 .or(generate_name.as_deref())
                 .unwrap_or_default();
-            super::namespaces::check_create(self, namespaces, target, name).await?;
+            super::namespaces::check_create(self, lifecycle, target, name).await?;
         }
         let attempts = if explicit_name.is_none() && generate_name.is_some() {
             GENERATE_NAME_ATTEMPTS
@@ -608,8 +608,12 @@ impl Store {
     ) -> ApiResult<Deleted> {
         let resource = target.resource;
         let dry_run = dry_run_from(&options.dry_run)?;
-        if self.namespaces.is_some() {
+        if let Some(lifecycle) = &self.namespaces {
             super::namespaces::check_delete(resource, name)?;
+            if super::namespaces::is_namespaces(resource) && !dry_run {
+                // Creates in it must not trust the watch cache until it has seen the deletion.
+                lifecycle.note_deleted(name);
+            }
         }
         let key = self.object_key(target, name);
         let mut current = self.get_kv(target, name).await?;
@@ -827,12 +831,13 @@ fn list_document(resource: &ResourceDef, metadata: Value, mut items: Vec<Value>)
             map.remove("kind");
         }
     }
-    json!({
-        "kind": format!("{}List", resource.kind),
-        "apiVersion": resource.api_version(),
-        "metadata": metadata,
-        "items": items,
-    })
+    // Built by hand: `json!` would deep-copy every item.
+    let mut list = serde_json::Map::new();
+    list.insert("kind".to_owned(), Value::String(format!("{}List", resource.kind)));
+    list.insert("apiVersion".to_owned(), Value::String(resource.api_version()));
+    list.insert("metadata".to_owned(), metadata);
+    list.insert("items".to_owned(), Value::Array(items));
+    Value::Object(list)
 }
 
 /// Which part of an object an update may change.
