@@ -109,9 +109,16 @@ grep -q 'configmap/watched' "$WORK/watch.out" || fail "watch: $(cat "$WORK/watch
 
 step "wait, delete"
 k -n "$NS" delete cm watched --wait=true >/dev/null
-out=$(k -n "$NS" wait --for=delete cm/watched --timeout=10s 2>&1 || true)
-k -n "$NS" patch cm applied --type=merge -p '{"metadata":{"labels":{"ready":"yes"}}}' >/dev/null
-out=$(k -n "$NS" wait --for=jsonpath='{.metadata.labels.ready}'=yes cm/applied --timeout=20s); expect 'condition met' "$out"
+out=$(k -n "$NS" get cm watched 2>&1 || true); expect 'NotFound|not found' "$out"
+# `wait --for=delete` waits while a finalizer holds the object, and returns once it is gone.
+k -n "$NS" patch cm applied --type=merge -p '{"metadata":{"finalizers":["example.com/hold"]}}' >/dev/null
+k -n "$NS" delete cm applied --wait=false >/dev/null
+k -n "$NS" wait --for=delete cm/applied --timeout=2s >/dev/null 2>&1 && fail "wait --for=delete returned while a finalizer held the object"
+k -n "$NS" patch cm applied --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+k -n "$NS" wait --for=delete cm/applied --timeout=20s >/dev/null || fail "wait --for=delete after the finalizer went"
+out=$(k -n "$NS" get cm applied 2>&1 || true); expect 'NotFound|not found' "$out"
+k -n "$NS" patch cm app-config --type=merge -p '{"metadata":{"labels":{"ready":"yes"}}}' >/dev/null
+out=$(k -n "$NS" wait --for=jsonpath='{.metadata.labels.ready}'=yes cm/app-config --timeout=20s); expect 'condition met' "$out"
 
 step "namespace delete removes its contents"
 out=$(k delete namespace "$NS" --wait=true --timeout=60s); expect "namespace \"$NS\" deleted" "$out"

@@ -196,8 +196,8 @@ async fn handle_resource(state: AppState, target: ResourcePath, request: Request
     let (parts, body) = request.into_parts();
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let rendering = negotiate::rendering(accept)?;
-    let include = IncludeObject::parse(Query::parse(parts.uri.query()).get("includeObject"))?;
     let query = Query::parse(parts.uri.query());
+    let include = IncludeObject::parse(query.get("includeObject"))?;
     let is_watch = parts.method == Method::GET && target.name.is_none() && query.is_watch()?;
     if is_watch {
         return watch_collection(&state, &target, &query, rendering, include);

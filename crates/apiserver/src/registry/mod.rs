@@ -15,7 +15,7 @@ pub mod watch;
 use std::{collections::HashMap, sync::Arc};
 
 pub use resource::{ResourceDef, Scope, Subresources};
-pub use strategy::{Conversion, KindRules, Strategy, Typed};
+pub use strategy::{Conversion, KindRules, Strategy, Typed, default_field_value};
 
 /// Every served resource, in discovery order, with lookups by URL.
 #[derive(Debug, Default)]

@@ -253,11 +253,7 @@ impl KindRules for Event {
                 &string_at(object, "/source/component"),
                 &string_at(object, "/reportingComponent"),
             )),
-            _ => crate::registry::Strategy::field_value(
-                &crate::registry::Typed::<ConfigMap>::new(),
-                object,
-                field,
-            ),
+            _ => crate::registry::default_field_value(object, field),
         }
     }
 
@@ -631,11 +627,7 @@ impl KindRules for Secret {
     fn field_value(object: &Value, field: &str) -> Option<String> {
         match field {
             "type" => Some(string_at(object, "/type")),
-            _ => crate::registry::Strategy::field_value(
-                &crate::registry::Typed::<ConfigMap>::new(),
-                object,
-                field,
-            ),
+            _ => crate::registry::default_field_value(object, field),
         }
     }
 
@@ -819,11 +811,7 @@ impl KindRules for Service {
         match field {
             "spec.clusterIP" => Some(string_at(object, "/spec/clusterIP")),
             "spec.type" => Some(string_at(object, "/spec/type")),
-            _ => crate::registry::Strategy::field_value(
-                &crate::registry::Typed::<ConfigMap>::new(),
-                object,
-                field,
-            ),
+            _ => crate::registry::default_field_value(object, field),
         }
     }
 
