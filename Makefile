@@ -33,7 +33,7 @@ all: build
 help:
 	@echo "build          cargo build of the whole workspace"
 	@echo "test           unit and integration tests"
-	@echo "run            the federation apiserver on the embedded store, plain HTTP on :8080"
+	@echo "run            the federation apiserver on the embedded store: HTTPS on :6443 (kubeconfig in $(OUT)/local), plain HTTP on :8080"
 	@echo "image          static fcp + $(IMAGE_TAR) (docker-archive, no Docker engine needed)"
 	@echo "image-docker   the same image through docker/Dockerfile and a Docker engine"
 	@echo "test-image     make image, then check the archive (and docker load/run it when an engine answers)"
@@ -50,11 +50,19 @@ test:
 
 run:
 	$(CARGO) build -p fcp
-	@echo "federation-apiserver on http://127.0.0.1:8080 (embedded store in $(OUT)/local/data; no authentication). Try:"
-	@echo "  kubectl --server=http://127.0.0.1:8080 api-resources"
-	@echo "  kubectl --server=http://127.0.0.1:8080 create deployment web --image=nginx --replicas=3"
-	@echo "  kubectl --server=http://127.0.0.1:8080 get deployments -o wide"
-	target/debug/fcp federation-apiserver --insecure-port 8080 --data-dir $(OUT)/local/data
+	@mkdir -p $(OUT)/local
+	@test -s $(OUT)/local/tokens.csv || { umask 077; printf '%s,admin,admin,"system:masters"\n' "$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > $(OUT)/local/tokens.csv; }
+	@printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: federation\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority: %s\nusers:\n- name: admin\n  user:\n    token: %s\ncontexts:\n- name: federation\n  context: {cluster: federation, user: admin}\ncurrent-context: federation\n' "$(CURDIR)/$(OUT)/local/certs/ca.crt" "$$(cut -d, -f1 $(OUT)/local/tokens.csv)" > $(OUT)/local/kubeconfig
+	@chmod 600 $(OUT)/local/kubeconfig
+	@echo "federation-apiserver on https://127.0.0.1:6443 (self-signed CA in $(OUT)/local/certs, admin token in"
+	@echo "$(OUT)/local/tokens.csv, RBAC on) and, for quick experiments, http://127.0.0.1:8080 without authentication."
+	@echo "Embedded store in $(OUT)/local/data. Try:"
+	@echo "  export KUBECONFIG=$(OUT)/local/kubeconfig"
+	@echo "  kubectl auth whoami"
+	@echo "  kubectl create deployment web --image=nginx --replicas=3"
+	@echo "  kubectl get deployments -o wide"
+	target/debug/fcp federation-apiserver --bind-address 127.0.0.1 --cert-dir $(OUT)/local/certs \
+		--token-auth-file $(OUT)/local/tokens.csv --insecure-port 8080 --data-dir $(OUT)/local/data
 
 # ---------------------------------------------------------------------------------------------------------------
 # Packaging (DESIGN.md §8)

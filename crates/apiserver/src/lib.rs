@@ -5,6 +5,8 @@
 //! - `http`: routing of kube-style paths, discovery, handlers, watch streaming.
 //! - `registry`: the generic store and the per-kind strategies; `resources`: the served kinds.
 //! - `error`: every failure becomes a Kubernetes `Status` in one place.
+//! - [`serving`]: HTTPS listeners (rustls); [`auth`]: authentication, authorization, in-flight limits, audit;
+//!   [`admission`]: plugins on every write.
 
 pub mod options;
 pub mod server;
@@ -13,6 +15,8 @@ pub mod version;
 pub use options::ApiServerOptions;
 pub use server::{Server, StartupError, run, start};
 
+pub mod admission;
+pub mod auth;
 mod error;
 pub mod http;
 pub mod openapi;
@@ -20,5 +24,6 @@ pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod resources;
+pub mod serving;
 
 pub use error::{ApiError, ApiResult};

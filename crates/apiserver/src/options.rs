@@ -4,9 +4,9 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 /// Flags of the federation apiserver.
 ///
-/// Flags from DESIGN.md §3.1 that belong to later work (TLS serving, authentication, authorization, admission)
-/// are accepted by name only when they are implemented; until then they are absent, so that passing one fails
-/// loudly instead of being ignored.
+/// Secure by default: HTTPS on 6443 with a self-signed certificate when none is given, no anonymous access,
+/// RBAC authorization, NamespaceLifecycle admission; the plain-HTTP port is off unless asked for and binds
+/// loopback.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiServerOptions {
     /// etcd servers to connect to, comma separated (http://host:port). When absent, the embedded store under
@@ -38,7 +38,8 @@ pub struct ApiServerOptions {
     #[arg(long, default_value = "fcp-data", value_name = "DIR")]
     pub data_dir: PathBuf,
 
-    /// Port for plain HTTP without authentication (0 = off). For local development and tests only.
+    /// Port for plain HTTP without authentication or authorization: every request acts as a superuser
+    /// (0 = off). For local development and tests only; keep it on loopback.
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub insecure_port: u16,
 
@@ -46,9 +47,76 @@ pub struct ApiServerOptions {
     #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
     pub insecure_bind_address: IpAddr,
 
-    /// Port for HTTPS (0 = off). TLS serving is not implemented yet, so only 0 is accepted.
-    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    /// Port for HTTPS with authentication and authorization (0 = off).
+    #[arg(long, default_value_t = 6443, value_name = "PORT")]
     pub secure_port: u16,
+
+    /// Serving certificate (PEM, may include intermediates). Without it a self-signed CA and serving
+    /// certificate are generated into --cert-dir (and reused on the next start).
+    #[arg(long, value_name = "FILE", requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// Private key of --tls-cert-file (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+
+    /// Where the generated self-signed CA and serving certificate are kept when --tls-cert-file is absent.
+    #[arg(long, default_value = "fcp-certs", value_name = "DIR")]
+    pub cert_dir: PathBuf,
+
+    /// Lowest TLS version accepted: VersionTLS12 or VersionTLS13.
+    #[arg(long, default_value = "VersionTLS12", value_name = "VERSION")]
+    pub tls_min_version: String,
+
+    /// Extra names (DNS names or IPs) for the generated serving certificate, comma separated.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub tls_sans: Vec<String>,
+
+    /// CA bundle (PEM) for client certificates: a client presenting a certificate signed by it is the user
+    /// named by the certificate's CommonName, in the groups named by its Organizations.
+    #[arg(long, value_name = "FILE")]
+    pub client_ca_file: Option<PathBuf>,
+
+    /// Static bearer tokens, CSV lines `token,user,uid[,"group1,group2"]`.
+    #[arg(long, value_name = "FILE")]
+    pub token_auth_file: Option<PathBuf>,
+
+    /// Static passwords for HTTP basic authentication, CSV lines `password,user,uid[,"group1,group2"]`.
+    #[arg(long, value_name = "FILE")]
+    pub basic_auth_file: Option<PathBuf>,
+
+    /// Treat requests without credentials as user system:anonymous in group system:unauthenticated (they
+    /// are still authorized). Off by default: such requests get 401.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub anonymous_auth: bool,
+
+    /// Authorizers, comma separated, asked in order until one decides: RBAC, AlwaysAllow, AlwaysDeny.
+    #[arg(long, value_delimiter = ',', default_value = "RBAC", value_name = "MODES")]
+    pub authorization_mode: Vec<String>,
+
+    /// Admission plugins to enable in addition to the default ones (NamespaceLifecycle), comma separated.
+    /// Known: NamespaceLifecycle, OwnerReferencesPermissionEnforcement, SchedulingPolicy.
+    #[arg(long, value_delimiter = ',', value_name = "PLUGINS")]
+    pub enable_admission_plugins: Vec<String>,
+
+    /// Admission plugins to disable, comma separated.
+    #[arg(long, value_delimiter = ',', value_name = "PLUGINS")]
+    pub disable_admission_plugins: Vec<String>,
+
+    /// Admission configuration (YAML or JSON): an AdmissionConfiguration with a `plugins` list of
+    /// `{name, path | configuration}`; SchedulingPolicy reads `kubeconfig` and `retryBackoff` from it.
+    #[arg(long, value_name = "FILE")]
+    pub admission_control_config_file: Option<PathBuf>,
+
+    /// Most non-mutating requests served at once; more get 429 with Retry-After (0 = no limit). Watches
+    /// are not counted.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub max_requests_inflight: usize,
+
+    /// Most mutating requests (create, update, patch, delete) served at once; more get 429 with
+    /// Retry-After (0 = no limit).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub max_mutating_requests_inflight: usize,
 
     /// Address of the secure port.
     #[arg(long, default_value = "0.0.0.0", value_name = "IP")]

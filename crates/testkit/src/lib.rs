@@ -4,6 +4,7 @@
 #[cfg(feature = "apiserver")]
 pub mod apiserver;
 pub mod etcd;
+pub mod pki;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the caller should use it promptly).
 ///
@@ -16,4 +17,22 @@ pub fn free_port() -> u16 {
         .local_addr()
         .expect("local addr of a bound listener")
         .port()
+}
+
+/// `kubectl.1.<minor>` beside the real kubectl behind the version dispatcher on PATH.
+///
+/// # Panics
+/// When kubectl is not on PATH or that version is missing: the tests need it.
+#[must_use]
+pub fn kubectl(minor: u32) -> std::path::PathBuf {
+    let on_path = std::process::Command::new("sh")
+        .args(["-c", "command -v kubectl"])
+        .output()
+        .expect("run sh");
+    let on_path = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
+    assert!(!on_path.is_empty(), "kubectl is not on PATH");
+    let real = std::fs::canonicalize(&on_path).expect("resolve the kubectl symlink");
+    let versioned = real.with_file_name(format!("kubectl.1.{minor}"));
+    assert!(versioned.exists(), "{} is missing", versioned.display());
+    versioned
 }

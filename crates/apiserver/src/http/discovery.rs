@@ -3,7 +3,37 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::{GroupVersions, Registry, ResourceDef};
+use crate::{
+    auth::reviews::{REVIEW_RESOURCES, ReviewResource},
+    registry::{GroupVersions, Registry, ResourceDef},
+};
+
+/// The groups of the review APIs ([`crate::auth::reviews`]): served by handlers, not by the registry.
+fn review_groups() -> Vec<GroupVersions> {
+    let mut groups: Vec<GroupVersions> = Vec::new();
+    for review in &REVIEW_RESOURCES {
+        if !groups.iter().any(|g| g.group == review.group) {
+            groups.push(GroupVersions {
+                group: review.group,
+                versions: vec![review.version],
+            });
+        }
+    }
+    groups
+}
+
+fn reviews_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ReviewResource> + 'a {
+    REVIEW_RESOURCES
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
+}
+
+/// Every group: the registry's, then the review APIs'.
+fn all_groups(registry: &Registry) -> Vec<GroupVersions> {
+    let mut groups = registry.groups();
+    groups.extend(review_groups());
+    groups
+}
 
 /// `GET /api`: `APIVersions`.
 #[must_use]
@@ -40,8 +70,7 @@ fn api_group(group: &GroupVersions) -> Value {
 /// `GET /apis`: `APIGroupList` of every named group, in registration order.
 #[must_use]
 pub fn api_group_list(registry: &Registry) -> Value {
-    let groups: Vec<Value> = registry
-        .groups()
+    let groups: Vec<Value> = all_groups(registry)
         .iter()
         .filter(|g| !g.group.is_empty())
         .map(api_group)
@@ -52,8 +81,7 @@ pub fn api_group_list(registry: &Registry) -> Value {
 /// `GET /apis/{group}`: `APIGroup`, or `None` when the group is not served.
 #[must_use]
 pub fn api_group_doc(registry: &Registry, name: &str) -> Option<Value> {
-    let group = registry
-        .groups()
+    let group = all_groups(registry)
         .into_iter()
         .find(|g| g.group == name && !name.is_empty())?;
     let mut doc = api_group(&group);
@@ -65,10 +93,20 @@ pub fn api_group_doc(registry: &Registry, name: &str) -> Option<Value> {
 /// `GET /api/v1` or `/apis/{group}/{version}`: `APIResourceList`, or `None` when not served.
 #[must_use]
 pub fn api_resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
-    if !registry.serves(group, version) {
+    let mut resources: Vec<Value> = reviews_of(group, version)
+        .map(|r| {
+            json!({
+                "name": r.plural,
+                "singularName": r.singular,
+                "namespaced": false,
+                "kind": r.kind,
+                "verbs": ["create"],
+            })
+        })
+        .collect();
+    if !registry.serves(group, version) && resources.is_empty() {
         return None;
     }
-    let mut resources = Vec::new();
     for resource in registry.resources_of(group, version) {
         resources.push(main_resource(resource));
         if resource.subresources.status {
@@ -143,8 +181,7 @@ pub fn aggregated_content_type(version: &str) -> String {
 /// or `/apis` (every named group, versions in preference order).
 #[must_use]
 pub fn aggregated(registry: &Registry, core: bool, version: &str) -> Value {
-    let items: Vec<Value> = registry
-        .groups()
+    let items: Vec<Value> = all_groups(registry)
         .iter()
         .filter(|g| g.group.is_empty() == core)
         .map(|group| {
@@ -155,6 +192,15 @@ pub fn aggregated(registry: &Registry, core: bool, version: &str) -> Value {
                     let resources: Vec<Value> = registry
                         .resources_of(group.group, v)
                         .map(aggregated_resource)
+                        .chain(reviews_of(group.group, v).map(|r| {
+                            json!({
+                                "resource": r.plural,
+                                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                                "scope": "Cluster",
+                                "singularResource": r.singular,
+                                "verbs": ["create"],
+                            })
+                        }))
                         .collect();
                     json!({"version": v, "freshness": "Current", "resources": resources})
                 })

@@ -27,6 +27,7 @@ use self::{
     query::Query,
 };
 use crate::{
+    auth::{UserInfo, authz::Authorizer, filter, reviews},
     error::{ApiError, ApiResult},
     patch::{
         PatchType, merge_patch,
@@ -57,6 +58,8 @@ pub struct AppState {
     pub server_address: String,
     /// Cancelled when the server shuts down: watches end.
     pub shutdown: CancellationToken,
+    /// The authorizer chain, for the review APIs (requests were already authorized by the filter).
+    pub authorizer: Arc<dyn Authorizer>,
 }
 
 /// The API server's routes.
@@ -183,6 +186,12 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
             };
         }
     }
+    if let Some(review) = reviews::lookup(&path) {
+        return match serve_review(&state, review, request).await {
+            Ok(response) => response,
+            Err(err) => err.into_response(),
+        };
+    }
     match path::parse(&state.registry, &path) {
         Ok(target) => match handle_resource(state, target, request).await {
             Ok(response) => response,
@@ -192,7 +201,25 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
+/// `POST` of a review ([`reviews`]): answered, not stored.
+async fn serve_review(
+    state: &AppState,
+    review: &reviews::ReviewResource,
+    request: Request,
+) -> ApiResult<Response> {
+    if request.method() != Method::POST {
+        return Err(ApiError::method_not_allowed(request.method().as_str()));
+    }
+    let user = filter::request_user(request.extensions());
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, state.max_body_bytes).await?;
+    let body = decode_json(&parts.headers, &body)?;
+    let answered = reviews::answer(review, state.authorizer.as_ref(), &user, body)?;
+    Ok(json_response(StatusCode::CREATED, &answered))
+}
+
 async fn handle_resource(state: AppState, target: ResourcePath, request: Request) -> ApiResult<Response> {
+    let user = filter::request_user(request.extensions());
     let (parts, body) = request.into_parts();
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let rendering = negotiate::rendering(accept)?;
@@ -209,9 +236,12 @@ async fn handle_resource(state: AppState, target: ResourcePath, request: Request
         serve_resource(
             &state,
             &target,
-            &parts.method,
-            &parts.headers,
-            &query,
+            &Incoming {
+                method: &parts.method,
+                headers: &parts.headers,
+                query: &query,
+                user: &user,
+            },
             body,
             Render { rendering, include },
         ),
@@ -226,26 +256,40 @@ async fn handle_resource(state: AppState, target: ResourcePath, request: Request
     }
 }
 
+/// What a resource request carries besides its path and body.
+struct Incoming<'a> {
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    query: &'a Query,
+    /// Who asks (from the authentication filter).
+    user: &'a UserInfo,
+}
+
 async fn serve_resource(
     state: &AppState,
     path: &ResourcePath,
-    method: &Method,
-    headers: &HeaderMap,
-    query: &Query,
+    incoming: &Incoming<'_>,
     body: Bytes,
     render: Render,
 ) -> ApiResult<Response> {
+    let Incoming {
+        method,
+        headers,
+        query,
+        user,
+    } = *incoming;
     let store = &state.store;
     let target = Target {
         resource: &path.resource,
         namespace: path.namespace.as_deref(),
+        user: Some(user),
     };
     let dry_run = dry_run_from(&query.all("dryRun"))?;
     let field_validation =
         FieldValidation::parse(query.get("fieldValidation")).map_err(ApiError::bad_request)?;
     let subresource = path.subresource.as_deref();
     if subresource == Some("scale") {
-        return serve_scale(state, path, method, headers, body, dry_run).await;
+        return serve_scale(state, path, method, headers, body, dry_run, user).await;
     }
     let mode = match subresource {
         None => UpdateMode::Main,
@@ -342,10 +386,12 @@ async fn serve_scale(
     headers: &HeaderMap,
     body: Bytes,
     dry_run: bool,
+    user: &UserInfo,
 ) -> ApiResult<Response> {
     let target = Target {
         resource: &path.resource,
         namespace: path.namespace.as_deref(),
+        user: Some(user),
     };
     let Some(name) = path.name.as_deref() else {
         return Err(ApiError::method_not_allowed(method.as_str()));

@@ -32,6 +32,7 @@ pub async fn run_reaper(
         let target = Target {
             resource: &events,
             namespace: None,
+            user: None,
         };
         let list = match store.list(target, &ListOptions::default()).await {
             Ok(list) => list,
@@ -54,6 +55,7 @@ pub async fn run_reaper(
             let target = Target {
                 resource: &events,
                 namespace,
+                user: None,
             };
             match store.delete(target, name, &DeleteOptions::default()).await {
                 Ok(_) => expired += 1,

@@ -43,6 +43,7 @@ pub async fn bootstrap(store: &Store, namespaces: &ResourceDef) -> ApiResult<()>
     let target = Target {
         resource: namespaces,
         namespace: None,
+        user: None,
     };
     for name in PROTECTED {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
@@ -73,6 +74,7 @@ pub async fn check_create(
     let namespace_target = Target {
         resource: namespaces,
         namespace: None,
+        user: None,
     };
     // The watch cache answers without a storage round trip; a miss (a namespace created a moment ago) or a
     // namespace deleted recently through this server (the cache may not have seen it yet) reads storage.
@@ -199,6 +201,7 @@ async fn finalize_terminating(store: &Store, registry: &Registry, namespaces: &R
     let target = Target {
         resource: namespaces,
         namespace: None,
+        user: None,
     };
     let list = store.list(target, &ListOptions::default()).await?;
     let items = list["items"].as_array().cloned().unwrap_or_default();
@@ -254,6 +257,7 @@ async fn delete_contents(store: &Store, registry: &Registry, name: &str) -> ApiR
         let target = Target {
             resource,
             namespace: Some(name),
+            user: None,
         };
         let list = store.list(target, &ListOptions::default()).await?;
         for object in list["items"].as_array().into_iter().flatten() {
@@ -276,6 +280,7 @@ async fn is_empty(store: &Store, registry: &Registry, name: &str) -> ApiResult<b
         let target = Target {
             resource,
             namespace: Some(name),
+            user: None,
         };
         let list = store
             .list(

@@ -20,7 +20,10 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::{ResourceDef, cache::WatchCache, meta};
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    admission::{AdmissionChain, AdmissionRequest, Operation},
+    error::{ApiError, ApiResult},
+};
 
 /// How many times a create with `generateName` tries another name after a collision.
 const GENERATE_NAME_ATTEMPTS: usize = 8;
@@ -36,6 +39,9 @@ pub struct Target<'a> {
     pub resource: &'a ResourceDef,
     /// The namespace from the URL.
     pub namespace: Option<&'a str>,
+    /// Who asks, for admission; `None` for the server's own work (bootstrap, controllers), which admission
+    /// treats as privileged.
+    pub user: Option<&'a crate::auth::UserInfo>,
 }
 
 /// Options of a list (and of the initial state of a watch).
@@ -109,6 +115,9 @@ pub struct Store {
     /// The namespaces resource, when namespace lifecycle is enforced (creates need an active namespace,
     /// protected namespaces cannot be deleted).
     namespaces: Option<super::namespaces::Lifecycle>,
+    /// Admission plugins run on every create and update ([`crate::admission`]); set once at start-up, after
+    /// the plugins that read through this store exist.
+    admission: std::sync::OnceLock<Arc<AdmissionChain>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -128,7 +137,50 @@ impl Store {
             prefix: prefix.trim_end_matches('/').to_owned(),
             caches: HashMap::new(),
             namespaces: None,
+            admission: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Runs `chain` on every later create and update, after defaulting and before validation. Only the
+    /// first call takes effect.
+    pub fn set_admission(&self, chain: Arc<AdmissionChain>) {
+        if !chain.is_empty() && self.admission.set(chain).is_err() {
+            tracing::warn!("the admission chain was already set; keeping the first");
+        }
+    }
+
+    /// Admits one write; see [`crate::admission`]. `mode` is `None` for a create.
+    async fn admit(
+        &self,
+        target: Target<'_>,
+        mode: Option<UpdateMode>,
+        name: &str,
+        object: &mut Value,
+        old: Option<&Value>,
+        dry_run: bool,
+    ) -> ApiResult<()> {
+        let Some(chain) = self.admission.get() else {
+            return Ok(());
+        };
+        let (operation, subresource) = match mode {
+            None => (Operation::Create, None),
+            Some(UpdateMode::Main) => (Operation::Update, None),
+            Some(UpdateMode::Status) => (Operation::Update, Some("status")),
+            Some(UpdateMode::Finalize) => (Operation::Update, Some("finalize")),
+        };
+        let mut request = AdmissionRequest {
+            operation,
+            resource: target.resource,
+            subresource,
+            namespace: target.namespace,
+            name,
+            object,
+            old,
+            user: target.user,
+            dry_run,
+            store: self,
+        };
+        chain.admit(&mut request).await
     }
 
     /// Enforces namespace lifecycle ([`namespaces`](super::namespaces)) with `namespaces` as the namespace
@@ -444,6 +496,12 @@ impl Store {
                 .unwrap_or_default();
             super::namespaces::check_create(self, lifecycle, target, name).await?;
         }
+        let admitted_name = explicit_name
+            .as_deref()
+            .or(generate_name.as_deref())
+            .unwrap_or_default();
+        self.admit(target, None, admitted_name, &mut object, None, dry_run)
+            .await?;
         let attempts = if explicit_name.is_none() && generate_name.is_some() {
             GENERATE_NAME_ATTEMPTS
         } else {
@@ -544,6 +602,8 @@ impl Store {
                 resource.strategy.prepare_for_update(&mut object, &old);
             }
             prepare_for_update(resource, mode, &mut object, &old, name);
+            self.admit(target, Some(mode), name, &mut object, Some(&old), dry_run)
+                .await?;
             self.validate(target, &object, Some(&old), name)?;
             // A terminating object whose last finalizer was just removed goes away.
             let finalized = meta::string_field(&object, "deletionTimestamp").is_some()
@@ -706,6 +766,7 @@ impl Store {
             let item_target = Target {
                 resource: target.resource,
                 namespace: namespace.or(target.namespace),
+                user: target.user,
             };
             match self.delete(item_target, name, options).await {
                 Ok(Deleted::Gone(_)) => deleted.push(item.clone()),

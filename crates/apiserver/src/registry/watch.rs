@@ -244,6 +244,7 @@ impl Producer<'_> {
         Target {
             resource: self.resource,
             namespace: self.namespace,
+            user: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a panic is a failed assertion.
 
+mod admission;
 mod bad_input;
 mod client;
 mod embedded;
@@ -14,4 +15,7 @@ mod openapi;
 mod patch;
 mod protobuf;
 mod python_client;
+mod rbac;
 mod scenarios;
+mod security;
+mod tls;

@@ -18,17 +18,9 @@ use crate::client::Client;
 /// How long one kubectl invocation may take.
 const KUBECTL_DEADLINE: Duration = Duration::from_secs(90);
 
-/// `kubectl.1.<minor>` beside the real kubectl behind the dispatcher on PATH; panics when absent.
+/// `kubectl.1.<minor>` (see [`fcp_testkit::kubectl`]).
 fn kubectl(minor: u32) -> PathBuf {
-    let path = std::env::var_os("PATH").expect("PATH is set");
-    let on_path = std::env::split_paths(&path)
-        .map(|dir| dir.join("kubectl"))
-        .find(|candidate| candidate.is_file())
-        .expect("kubectl is not on PATH");
-    let real = std::fs::canonicalize(&on_path).expect("resolve the kubectl symlink");
-    let versioned = real.with_file_name(format!("kubectl.1.{minor}"));
-    assert!(versioned.is_file(), "{} does not exist", versioned.display());
-    versioned
+    fcp_testkit::kubectl(minor)
 }
 
 /// The outcome of one kubectl run.

@@ -404,18 +404,9 @@ async fn non_apply_writes_record_update_entries() {
     server.stop().await.unwrap();
 }
 
-/// `kubectl.1.<minor>` beside the real kubectl behind the dispatcher on PATH; panics when missing.
+/// `kubectl.1.<minor>` (see [`fcp_testkit::kubectl`]).
 fn kubectl(minor: u32) -> PathBuf {
-    let on_path = Command::new("sh")
-        .args(["-c", "command -v kubectl"])
-        .output()
-        .expect("run sh");
-    let on_path = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
-    assert!(!on_path.is_empty(), "kubectl is not on PATH");
-    let real = std::fs::canonicalize(&on_path).expect("resolve the kubectl symlink");
-    let versioned = real.with_file_name(format!("kubectl.1.{minor}"));
-    assert!(versioned.exists(), "{} is missing", versioned.display());
-    versioned
+    fcp_testkit::kubectl(minor)
 }
 
 /// Runs kubectl against `server`; returns (success, stdout + stderr).

@@ -8,21 +8,9 @@ use std::path::{Path, PathBuf};
 use fcp_testkit::apiserver::TestApiServer;
 use serde_json::{Value, json};
 
-/// `kubectl.1.<minor>` from the directory of the real kubectl behind the dispatcher on PATH.
+/// `kubectl.1.<minor>` (see [`fcp_testkit::kubectl`]).
 fn kubectl_binary(minor: u32) -> PathBuf {
-    let on_path = std::process::Command::new("sh")
-        .args(["-c", "command -v kubectl"])
-        .output()
-        .expect("run sh");
-    let on_path = String::from_utf8_lossy(&on_path.stdout).trim().to_owned();
-    assert!(
-        !on_path.is_empty(),
-        "kubectl is not on PATH: this test needs kubectl 1.27 and 1.33"
-    );
-    let real = std::fs::canonicalize(&on_path).expect("resolve the kubectl symlink");
-    let versioned = real.with_file_name(format!("kubectl.1.{minor}"));
-    assert!(versioned.exists(), "{} does not exist", versioned.display());
-    versioned
+    fcp_testkit::kubectl(minor)
 }
 
 struct Kubectl {
