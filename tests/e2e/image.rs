@@ -259,8 +259,8 @@ impl Drop for Container {
     }
 }
 
-/// The API server starts with its defaults as user nobody (the embedded store goes to the working directory),
-/// and `docker stop` (SIGTERM to PID 1) shuts it down gracefully with status 0.
+/// The API server starts with its defaults as user nobody (the embedded store and the generated serving
+/// certificate go to the working directory), and `docker stop` (SIGTERM to PID 1) shuts it down gracefully with status 0.
 fn check_graceful_stop(tag: &str) {
     let id = docker_ok(&[
         "run",
@@ -284,6 +284,8 @@ fn check_graceful_stop(tag: &str) {
     };
     let running = docker_ok(&["inspect", "--format", "{{.State.Running}}", &container.0]);
     assert_eq!(running.trim(), "true", "the apiserver exited early:\n{}", logs());
+    // Secure by default: HTTPS on 6443 with a certificate generated into the working directory.
+    assert!(logs().contains("serving HTTPS"), "{}", logs());
     docker_ok(&["stop", "--time", "20", &container.0]);
     let status = docker_ok(&["inspect", "--format", "{{.State.ExitCode}}", &container.0]);
     assert_eq!(status.trim(), "0", "exit status after docker stop:\n{}", logs());

@@ -167,6 +167,8 @@ impl Stats {
 struct Api {
     client: reqwest::Client,
     base: String,
+    /// A bearer token sent with every request (the secure port).
+    token: Option<String>,
 }
 
 impl Api {
@@ -174,6 +176,32 @@ impl Api {
         Self {
             client: client.clone(),
             base: server.base_url().to_owned(),
+            token: None,
+        }
+    }
+
+    /// The server's secure port, as the user of `token`, with a client trusting the server's CA.
+    fn secure(server: &TestApiServer, token: &str) -> anyhow::Result<Self> {
+        let ca = std::fs::read(server.ca_file().context("the server generated no CA")?)?;
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
+            .http1_only()
+            .pool_max_idle_per_host(MANY)
+            .build()?;
+        Ok(Self {
+            client,
+            base: server.secure_url().context("the secure port is off")?.to_owned(),
+            token: Some(token.to_owned()),
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
     }
 
@@ -184,8 +212,7 @@ impl Api {
     /// `POST`s a JSON body and expects `201 Created`.
     async fn post(&self, path: &str, body: Vec<u8>) -> anyhow::Result<()> {
         let response = self
-            .client
-            .post(self.url(path))
+            .request(reqwest::Method::POST, path)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
@@ -198,8 +225,7 @@ impl Api {
     /// `GET`s a path and returns the body of the `200 OK` response.
     async fn get(&self, path: &str) -> anyhow::Result<Bytes> {
         let response = self
-            .client
-            .get(self.url(path))
+            .request(reqwest::Method::GET, path)
             .send()
             .await
             .with_context(|| format!("GET {path}"))?;
@@ -527,6 +553,72 @@ async fn run(settings: &Settings, etcd: &TestEtcd) -> anyhow::Result<()> {
             row("POST configmaps (embedded store)", &stats, &ratio);
         }
         embedded.stop().await.context("stop the embedded apiserver")?;
+    }
+
+    // The secure port: TLS, a bearer token, RBAC authorization (a RoleBinding to `edit`, not a superuser),
+    // admission — against the same embedded store without them.
+    {
+        let dir = tempfile::tempdir().context("temp dir for the token file")?;
+        let tokens = dir.path().join("tokens.csv");
+        std::fs::write(&tokens, "bench-token,bench,1\n").context("write the token file")?;
+        let tokens = tokens.to_str().context("temp dir path is not UTF-8")?;
+        let secure = TestApiServer::secure(&["--token-auth-file", tokens])
+            .await
+            .context("start the apiserver with its secure port")?;
+        let admin = Api::new(&client, &secure);
+        wait_ready(&admin).await?;
+        admin
+            .post("/api/v1/namespaces", namespace_body(CREATE_NS))
+            .await
+            .context("create the namespace on the secure server")?;
+        admin
+            .post(
+                &format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{CREATE_NS}/rolebindings"),
+                serde_json::to_vec(&serde_json::json!({
+                    "metadata": {"name": "bench-edit"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bench"}],
+                }))?,
+            )
+            .await
+            .context("bind the bench user to edit")?;
+        let user = Api::secure(&secure, "bench-token")?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while user.get(&configmaps(CREATE_NS)).await.is_err() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the RoleBinding did not take effect within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        header(
+            "secure port (TLS + token + RBAC + admission), embedded store",
+            "ops",
+            "ops/s",
+            "vs the insecure port",
+        );
+        for (in_flight, warmup, ops) in [(MANY, s.warmup_many, s.ops_many), (1, s.warmup_one, s.ops_one)] {
+            let plain = measure(
+                creates(&admin, CREATE_NS, &format!("pw{in_flight}")),
+                creates(&admin, CREATE_NS, &format!("pr{in_flight}")),
+                warmup,
+                ops,
+                in_flight,
+            )
+            .await?;
+            row("POST configmaps, insecure port", &plain, "1.00");
+            let secured = measure(
+                creates(&user, CREATE_NS, &format!("sw{in_flight}")),
+                creates(&user, CREATE_NS, &format!("sr{in_flight}")),
+                warmup,
+                ops,
+                in_flight,
+            )
+            .await?;
+            let ratio = ratio(&secured, &plain, &format!("x insecure@{in_flight}"));
+            row("POST configmaps, secure port as an RBAC user", &secured, &ratio);
+        }
+        secure.stop().await.context("stop the secure apiserver")?;
     }
 
     let raw_again = measure(
