@@ -658,8 +658,10 @@ spec:
 
             config = electionconfig.Config(
                 LeaseLock("leader", ns, identity),
-                lease_duration=3,
-                renew_deadline=2,
+                # Renewals every second with 5 s of slack: a loaded CI machine must not make `a` lose its
+                # lease by a slow renewal (the test is about the lock's semantics, not about latency).
+                lease_duration=6,
+                renew_deadline=5,
                 retry_period=1,  # the client's minimum
                 onstarted_leading=lead,
                 onstopped_leading=lambda: None,
