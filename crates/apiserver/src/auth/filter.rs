@@ -72,11 +72,11 @@ pub struct Security {
 pub async fn apply(State(security): State<Security>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let user = match &security.authenticator {
-        None => UserInfo::privileged(),
+        None => PRIVILEGED.clone(),
         Some(authenticator) => {
             let certificate = request.extensions().get::<ClientCertificate>();
             match authenticator.authenticate(request.headers(), certificate) {
-                Authenticated::User(user) => user,
+                Authenticated::User(user) => Arc::new(user),
                 Authenticated::Unauthorized => return unauthorized(),
             }
         }
@@ -104,7 +104,7 @@ pub async fn apply(State(security): State<Security>, mut request: Request, next:
         }
     }
     let audited = mutating.then(|| user.clone());
-    request.extensions_mut().insert(Arc::new(user));
+    request.extensions_mut().insert(user);
     let response = next.run(request).await;
     if let Some(user) = audited {
         audit(&user, &attributes, response.status(), started);
@@ -119,8 +119,12 @@ pub fn request_user(extensions: &axum::http::Extensions) -> Arc<UserInfo> {
     extensions
         .get::<Arc<UserInfo>>()
         .cloned()
-        .unwrap_or_else(|| Arc::new(UserInfo::privileged()))
+        .unwrap_or_else(|| PRIVILEGED.clone())
 }
+
+/// The user of the insecure port, shared: no allocation per request.
+static PRIVILEGED: std::sync::LazyLock<Arc<UserInfo>> =
+    std::sync::LazyLock::new(|| Arc::new(UserInfo::privileged()));
 
 /// kube's 401: the same answer whatever was wrong.
 fn unauthorized() -> Response {
