@@ -12,7 +12,7 @@ pub mod options;
 pub mod server;
 pub mod version;
 
-pub use options::ApiServerOptions;
+pub use options::{ApiServerOptions, Profile};
 pub use server::{Server, StartupError, run, start};
 
 pub mod admission;

@@ -9,6 +9,11 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 /// loopback.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ApiServerOptions {
+    /// Which resources are served: the federation's (`fcp federation-apiserver`) or a member cluster's
+    /// (`fcp sim-cluster`). Not a flag: the subcommand decides.
+    #[arg(skip)]
+    pub profile: Profile,
+
     /// etcd servers to connect to, comma separated (http://host:port). When absent, the embedded store under
     /// --data-dir is used.
     #[arg(long, value_delimiter = ',', value_name = "URLS")]
@@ -209,4 +214,15 @@ mod tests {
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("").is_err());
     }
+}
+
+/// The set of resources a server serves (DESIGN.md §5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// The federation apiserver: federation/v1beta1 clusters plus the federated kinds.
+    #[default]
+    Federation,
+    /// A member cluster (`fcp sim-cluster`): the federated kinds minus clusters, plus pods, nodes,
+    /// endpoints and serviceaccounts.
+    Member,
 }

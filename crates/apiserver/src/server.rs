@@ -31,8 +31,9 @@ use crate::{
         rbac,
     },
     http::{AppState, router},
+    options::Profile,
     registry::{Registry, event_ttl, namespaces, store::Store},
-    resources::federation_profile,
+    resources::{federation_profile, member_profile},
     serving::tls::{self, TlsSettings},
 };
 
@@ -240,7 +241,10 @@ pub async fn start(options: ApiServerOptions, shutdown: CancellationToken) -> Re
     };
     let insecure_address = insecure_listener.as_ref().and_then(|l| l.local_addr().ok());
     let secure_address = secure_listener.as_ref().and_then(|l| l.local_addr().ok());
-    let registry = Arc::new(Registry::new(federation_profile()));
+    let registry = Arc::new(Registry::new(match options.profile {
+        Profile::Federation => federation_profile(),
+        Profile::Member => member_profile(),
+    }));
     // The OpenAPI documents take a moment to build: do it now, not on kubectl's first request.
     crate::openapi::spawn_prebuild(registry.clone());
     let mut store = Store::new(backend.clone(), &options.etcd_prefix);

@@ -1,10 +1,13 @@
 //! Test-only helpers shared by the crates' integration tests: a real etcd process on a free loopback port
-//! ([`etcd::TestEtcd`]), an in-process federation apiserver on port 0 ([`apiserver::TestApiServer`]).
+//! ([`etcd::TestEtcd`]), an in-process federation apiserver on port 0 ([`apiserver::TestApiServer`]), simulated member
+//! clusters (`simcluster::TestSimCluster`, feature `simcluster`).
 
 #[cfg(feature = "apiserver")]
 pub mod apiserver;
 pub mod etcd;
 pub mod pki;
+#[cfg(feature = "simcluster")]
+pub mod simcluster;
 
 /// A free TCP port on 127.0.0.1 (bound and released; the caller should use it promptly).
 ///

@@ -548,6 +548,13 @@ fn delete_options(headers: &HeaderMap, query: &Query, body: &Bytes) -> ApiResult
         preconditions: None,
         dry_run: query.all("dryRun"),
         propagation_policy: query.get("propagationPolicy").map(str::to_owned),
+        orphan_dependents: query
+            .get("orphanDependents")
+            .map(|o| {
+                o.parse::<bool>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid orphanDependents {o:?}")))
+            })
+            .transpose()?,
         grace_period_seconds,
     })
 }

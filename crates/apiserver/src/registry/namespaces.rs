@@ -264,7 +264,13 @@ async fn delete_contents(store: &Store, registry: &Registry, name: &str) -> ApiR
             let Some(object_name) = meta::string_field(object, "name") else {
                 continue;
             };
-            match store.delete(target, object_name, &DeleteOptions::default()).await {
+            // v1's namespace deleter: Background, so federated objects lose `orphan` and their member
+            // copies are deleted with them (reference §3.8).
+            let background = DeleteOptions {
+                propagation_policy: Some("Background".to_owned()),
+                ..DeleteOptions::default()
+            };
+            match store.delete(target, object_name, &background).await {
                 Ok(Deleted::Gone(_) | Deleted::Pending(_)) => {}
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

@@ -71,13 +71,75 @@ pub struct DeleteOptions {
     /// `dryRun: ["All"]`: validate and answer, store nothing.
     #[serde(default)]
     pub dry_run: Vec<String>,
-    /// `Orphan`, `Background` or `Foreground`. Accepted; there is no garbage collector of dependents yet.
+    /// `Orphan`, `Background` or `Foreground`: decides the `orphan` finalizer of an object that finalizers
+    /// hold (see [`rewrite_orphan_finalizer`]). There is no garbage collector of owner references.
     #[serde(default)]
     pub propagation_policy: Option<String>,
+    /// The older form of `propagationPolicy`: `true` is `Orphan`, `false` is `Background`.
+    #[serde(default)]
+    pub orphan_dependents: Option<bool>,
     /// Accepted and ignored: every deletion is immediate unless finalizers hold the object.
     #[serde(default)]
     pub grace_period_seconds: Option<i64>,
 }
+
+/// What a delete's options say about the `orphan` finalizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OrphanDecision {
+    /// No option given: the object's finalizers stand as they are (v1: the pre-added `orphan` wins).
+    Keep,
+    /// `orphanDependents: true` or `propagationPolicy: Orphan`: `orphan` stays where it is.
+    Orphan,
+    /// `orphanDependents: false`, `Background` or `Foreground`: `orphan` is removed.
+    Remove,
+}
+
+/// Reads `orphanDependents` and `propagationPolicy`.
+///
+/// # Errors
+/// 400 when both are set or the policy is not one of kube's three.
+fn orphan_decision(options: &DeleteOptions) -> ApiResult<OrphanDecision> {
+    match (options.orphan_dependents, options.propagation_policy.as_deref()) {
+        (Some(_), Some(_)) => Err(ApiError::bad_request(
+            "DeleteOptions: orphanDependents and deletionPropagation cannot be both set",
+        )),
+        (Some(true), None) | (None, Some("Orphan")) => Ok(OrphanDecision::Orphan),
+        (Some(false), None) | (None, Some("Background" | "Foreground")) => Ok(OrphanDecision::Remove),
+        (None, None) => Ok(OrphanDecision::Keep),
+        (None, Some(other)) => Err(ApiError::bad_request(format!(
+            "DeleteOptions.propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+        ))),
+    }
+}
+
+/// kube's delete-option rule for the `orphan` finalizer, as Federation v1 relied on it (reference §3.3.6):
+/// `Remove` strips `orphan` from the object's finalizers; `Orphan` and `Keep` leave them alone. Unlike kube,
+/// `Orphan` never adds `orphan` to an object without it and `Foreground` never adds `foregroundDeletion`:
+/// there is no garbage collector here to remove them, so they would hold the object forever (v1's Foreground
+/// hang). Returns whether the finalizers changed.
+fn rewrite_orphan_finalizer(object: &mut Value, decision: OrphanDecision) -> bool {
+    if decision != OrphanDecision::Remove {
+        return false;
+    }
+    let Some(finalizers) = meta::metadata_mut(object)
+        .and_then(|m| m.get_mut("finalizers"))
+        .and_then(Value::as_array_mut)
+    else {
+        return false;
+    };
+    let before = finalizers.len();
+    finalizers.retain(|f| f != ORPHAN_FINALIZER);
+    let changed = finalizers.len() != before;
+    if finalizers.is_empty()
+        && let Some(metadata) = meta::metadata_mut(object)
+    {
+        metadata.remove("finalizers");
+    }
+    changed
+}
+
+/// The finalizer by which an owner asks that its dependents be orphaned.
+const ORPHAN_FINALIZER: &str = "orphan";
 
 /// `DeleteOptions.preconditions`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -675,14 +737,31 @@ impl Store {
                 lifecycle.note_deleted(name);
             }
         }
+        let orphan = orphan_decision(options)?;
         let key = self.object_key(target, name);
         let mut current = self.get_kv(target, name).await?;
         for _ in 0..MAX_RETRIES {
-            let object = self.decode(resource, &current, None)?;
+            let mut object = self.decode(resource, &current, None)?;
             check_preconditions(resource, name, &object, options.preconditions.as_ref())?;
+            let rewritten = rewrite_orphan_finalizer(&mut object, orphan);
             if meta::has_finalizers(&object) || resource.strategy.holds_deletion(&object) {
                 if meta::string_field(&object, "deletionTimestamp").is_some() || dry_run {
-                    return Ok(Deleted::Pending(object));
+                    if !rewritten || dry_run {
+                        return Ok(Deleted::Pending(object));
+                    }
+                    // A later delete of a terminating object may still change its orphan finalizer.
+                    let bytes = Self::encode(resource, &object)?;
+                    match self.backend.update(&key, current.mod_revision, bytes).await {
+                        Ok(kv) => return Ok(Deleted::Pending(self.decode(resource, &kv, None)?)),
+                        Err(StorageError::Conflict {
+                            current: Some(latest),
+                            ..
+                        }) => {
+                            current = *latest;
+                            continue;
+                        }
+                        Err(e) => return Err(ApiError::from_storage(e, resource, name)),
+                    }
                 }
                 let mut terminating = object.clone();
                 meta::set_field(

@@ -11,6 +11,7 @@ mod coordination;
 mod core;
 mod events;
 mod federation;
+mod member;
 mod networking;
 mod pod_template;
 mod printers;
@@ -35,6 +36,18 @@ pub fn federation_profile() -> Vec<ResourceDef> {
     resources.extend(events::resources());
     resources.extend(rbac::resources());
     resources.extend(federation::resources());
+    resources
+}
+
+/// The resources a member cluster serves (`fcp sim-cluster`): the federation profile minus
+/// `federation/v1beta1` clusters, plus the kinds a real cluster's workloads need.
+#[must_use]
+pub fn member_profile() -> Vec<ResourceDef> {
+    let mut resources = federation_profile();
+    resources.retain(|def| def.group != fcp_api::cluster::GROUP);
+    // Core kinds stay together in discovery order.
+    let core_end = resources.iter().take_while(|def| def.group.is_empty()).count();
+    resources.splice(core_end..core_end, member::resources());
     resources
 }
 
