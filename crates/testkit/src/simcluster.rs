@@ -76,7 +76,10 @@ impl TestSimCluster {
         let data_dir = data_dir.to_str().context("temp dir path is not UTF-8")?;
         let cert_dir = cert_dir.to_str().context("temp dir path is not UTF-8")?;
         let port = crate::free_port().to_string();
-        let mut args = vec!["--name", name, "--insecure-port", port.as_str()];
+        let mut args = vec!["--name", name];
+        if !extra_args.iter().any(|a| a.starts_with("--insecure-port")) {
+            args.extend_from_slice(&["--insecure-port", port.as_str()]);
+        }
         if !extra_args.iter().any(|a| a.starts_with("--data-dir")) {
             args.extend_from_slice(&["--data-dir", data_dir]);
         }

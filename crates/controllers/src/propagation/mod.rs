@@ -87,6 +87,8 @@ enum Outcome {
     Done,
     /// Look again after this long (not a failure).
     RequeueAfter(Duration),
+    /// Caches are not complete yet: look again soon; not counted as a reconcile.
+    NotSynced,
 }
 
 /// A reconcile failure; retried with backoff.
@@ -295,10 +297,10 @@ impl Propagator {
 
     async fn reconcile(&self, key: &str) -> Result<Outcome, ReconcileError> {
         let Some(view) = self.clusters.borrow().clone() else {
-            return Ok(Outcome::RequeueAfter(NOT_SYNCED_DELAY));
+            return Ok(Outcome::NotSynced);
         };
         if !self.federated_synced.load(Ordering::Acquire) {
-            return Ok(Outcome::RequeueAfter(NOT_SYNCED_DELAY));
+            return Ok(Outcome::NotSynced);
         }
         let informers = self.members.snapshot();
         let mut ready: Vec<(Arc<MemberCluster>, Arc<MemberInformer>)> = Vec::new();
@@ -310,7 +312,7 @@ impl Propagator {
                 Some(informer) if informer.epoch == member.epoch && informer.synced() => {
                     ready.push((member.clone(), informer.clone()));
                 }
-                _ => return Ok(Outcome::RequeueAfter(NOT_SYNCED_DELAY)),
+                _ => return Ok(Outcome::NotSynced),
             }
         }
         let reference = self.object_ref(key);
