@@ -242,9 +242,12 @@ impl Propagator {
                 .reconcile(&key)
                 .instrument(info_span!("reconcile", controller, key = %key))
                 .await;
-            self.metrics
-                .reconcile(controller, started.elapsed(), result.is_err());
+            if !matches!(result, Ok(Outcome::NotSynced)) {
+                self.metrics
+                    .reconcile(controller, started.elapsed(), result.is_err());
+            }
             match result {
+                Ok(Outcome::NotSynced) => self.queue.add(&key, NOT_SYNCED_DELAY),
                 Ok(Outcome::Done) => self.queue.forget(&key),
                 Ok(Outcome::RequeueAfter(delay)) => self.queue.add(&key, delay),
                 Err(error) => {
