@@ -14,6 +14,10 @@ use clap::{
     error::{ContextKind, ContextValue, ErrorKind},
 };
 use fcp_apiserver::ApiServerOptions;
+use fcp_controllers::ControllerManagerOptions;
+use fcp_simcluster::SimClusterOptions;
+
+use crate::local_up::LocalUpOptions;
 
 /// The API server.
 pub(crate) const FEDERATION_APISERVER: &str = "federation-apiserver";
@@ -73,20 +77,20 @@ enum FcpCommand {
     #[command(name = "federation-apiserver")]
     FederationApiserver(Box<ApiServerCommand>),
 
-    /// The federation controller manager: propagates federated objects into member clusters [not implemented
-    /// yet].
+    /// The federation controller manager: cluster health, and propagation of federated objects into the
+    /// member clusters with replica scheduling and status roll-up.
     #[command(name = "federation-controller-manager")]
-    FederationControllerManager(NotImplementedArgs),
+    FederationControllerManager(Box<ControllerManagerCommand>),
 
     /// A SIMULATOR of one member cluster (an API server with simulated nodes and workload status, like kwok),
-    /// standing in for a real Kubernetes cluster in demos, tests and benchmarks [not implemented yet].
+    /// standing in for a real Kubernetes cluster in demos, tests and benchmarks. Nothing runs in it.
     #[command(name = "sim-cluster")]
-    SimCluster(NotImplementedArgs),
+    SimCluster(Box<SimClusterCommand>),
 
     /// A whole federation in one process: API server on embedded storage, controller manager and N SIMULATED
-    /// member clusters, all joined [not implemented yet].
+    /// member clusters, all joined; writes DIR/kubeconfig and runs until Ctrl-C.
     #[command(name = "local-up")]
-    LocalUp(NotImplementedArgs),
+    LocalUp(Box<LocalUpCommand>),
 
     /// Print the version (fcp version, git commit, Kubernetes API level).
     Version,
@@ -106,6 +110,40 @@ pub(crate) struct ApiServerCommand {
     pub(crate) version: bool,
 }
 
+/// `fcp federation-controller-manager` / `federation-controller-manager`.
+#[derive(Debug, Args)]
+pub(crate) struct ControllerManagerCommand {
+    #[command(flatten)]
+    pub(crate) options: ControllerManagerOptions,
+
+    #[command(flatten)]
+    pub(crate) logging: LogOptions,
+
+    /// Print the version (fcp version, git commit, Kubernetes API level) and exit.
+    #[arg(long)]
+    pub(crate) version: bool,
+}
+
+/// `fcp sim-cluster`.
+#[derive(Debug, Args)]
+pub(crate) struct SimClusterCommand {
+    #[command(flatten)]
+    pub(crate) options: SimClusterOptions,
+
+    #[command(flatten)]
+    pub(crate) logging: LogOptions,
+}
+
+/// `fcp local-up`.
+#[derive(Debug, Args)]
+pub(crate) struct LocalUpCommand {
+    #[command(flatten)]
+    pub(crate) options: LocalUpOptions,
+
+    #[command(flatten)]
+    pub(crate) logging: LogOptions,
+}
+
 /// Flags shared by every long-running server.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct LogOptions {
@@ -123,20 +161,17 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Commands that exist in the interface but land later: they take any arguments and say so.
-#[derive(Debug, Args)]
-struct NotImplementedArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    args: Vec<OsString>,
-}
-
 /// What the process should do.
 #[derive(Debug)]
 pub(crate) enum Action {
     /// Run the API server.
     ApiServer(Box<ApiServerCommand>),
-    /// The named command is not implemented yet: say so and exit 1.
-    NotImplemented(&'static str),
+    /// Run the controller manager.
+    ControllerManager(Box<ControllerManagerCommand>),
+    /// Run one simulated member cluster.
+    SimCluster(Box<SimClusterCommand>),
+    /// Run a whole local federation.
+    LocalUp(Box<LocalUpCommand>),
     /// Print the version line and exit 0.
     Version,
     /// Create the server symlinks in this directory and exit.
@@ -259,11 +294,9 @@ fn parse_fcp(args: Vec<OsString>) -> Result<Action, UsageError> {
             usage: Some(command.render_help().to_string()),
         }),
         Some(FcpCommand::FederationApiserver(server)) => Ok(apiserver_action(server)),
-        Some(FcpCommand::FederationControllerManager(_)) => {
-            Ok(Action::NotImplemented(FEDERATION_CONTROLLER_MANAGER))
-        }
-        Some(FcpCommand::SimCluster(_)) => Ok(Action::NotImplemented(SIM_CLUSTER)),
-        Some(FcpCommand::LocalUp(_)) => Ok(Action::NotImplemented(LOCAL_UP)),
+        Some(FcpCommand::FederationControllerManager(command)) => Ok(controller_manager_action(command)),
+        Some(FcpCommand::SimCluster(command)) => Ok(Action::SimCluster(command)),
+        Some(FcpCommand::LocalUp(command)) => Ok(Action::LocalUp(command)),
         Some(FcpCommand::Version) => Ok(Action::Version),
     }
 }
@@ -285,7 +318,20 @@ fn parse_server(server: &'static str, args: Vec<OsString>) -> Result<Action, Usa
             let parsed = ApiServerCommand::from_arg_matches(&matches).map_err(|err| one_line(&err, &hint))?;
             Ok(apiserver_action(Box::new(parsed)))
         }
-        _ => Ok(Action::NotImplemented(FEDERATION_CONTROLLER_MANAGER)),
+        _ => {
+            let parsed =
+                ControllerManagerCommand::from_arg_matches(&matches).map_err(|err| one_line(&err, &hint))?;
+            Ok(controller_manager_action(Box::new(parsed)))
+        }
+    }
+}
+
+/// `federation-controller-manager --version` prints the version.
+fn controller_manager_action(command: Box<ControllerManagerCommand>) -> Action {
+    if command.version {
+        Action::Version
+    } else {
+        Action::ControllerManager(command)
     }
 }
 
@@ -469,10 +515,19 @@ mod tests {
     fn symlink_name_selects_the_server() {
         let command = apiserver(&["/federation-apiserver", "--etcd_prefix", "/y"]);
         assert_eq!(command.options.etcd_prefix, "/y");
-        assert!(matches!(
-            parse_args(&["/usr/bin/federation-controller-manager", "--kubeconfig", "k"]),
-            Ok(Action::NotImplemented(FEDERATION_CONTROLLER_MANAGER))
-        ));
+        let Ok(Action::ControllerManager(command)) = parse_args(&[
+            "/usr/bin/federation-controller-manager",
+            "--kubeconfig",
+            "k",
+            "--cluster_monitor_period=5s",
+        ]) else {
+            panic!("not the controller manager");
+        };
+        assert_eq!(command.options.kubeconfig.as_deref(), Some(Path::new("k")));
+        assert_eq!(
+            command.options.cluster_monitor_period,
+            std::time::Duration::from_secs(5)
+        );
     }
 
     #[test]
@@ -520,28 +575,34 @@ mod tests {
         };
         let text = help.render().to_string();
         assert!(text.contains("SIMULATOR"), "{text}");
-        assert!(text.contains("not implemented yet"), "{text}");
+        assert!(text.contains("--pod-capacity"), "{text}");
     }
 
     #[test]
-    fn later_commands_are_not_implemented_whatever_their_flags() {
-        for (args, name) in [
-            (
-                &["fcp", "federation-controller-manager"][..],
-                FEDERATION_CONTROLLER_MANAGER,
-            ),
-            (
-                &["fcp", "federation-controller-manager", "--kubeconfig=k", "--x"][..],
-                FEDERATION_CONTROLLER_MANAGER,
-            ),
-            (&["fcp", "sim-cluster", "--name", "c1"][..], SIM_CLUSTER),
-            (&["fcp", "local-up", "--clusters", "3"][..], LOCAL_UP),
-        ] {
-            assert!(
-                matches!(parse_args(args), Ok(Action::NotImplemented(n)) if n == name),
-                "{args:?}"
-            );
-        }
+    fn every_server_command_parses_its_flags() {
+        let Ok(Action::SimCluster(command)) =
+            parse_args(&["fcp", "sim-cluster", "--name", "c1", "--nodes", "2"])
+        else {
+            panic!("not sim-cluster");
+        };
+        assert_eq!((command.options.name.as_str(), command.options.nodes), ("c1", 2));
+        let Ok(Action::LocalUp(command)) = parse_args(&["fcp", "local-up", "--clusters", "3", "--dir", "d"])
+        else {
+            panic!("not local-up");
+        };
+        assert_eq!(command.options.clusters, 3);
+        assert_eq!(command.options.dir, Path::new("d"));
+        assert!(matches!(
+            parse_args(&["fcp", "federation-controller-manager", "--controllers", "secrets=false"]),
+            Ok(Action::ControllerManager(c)) if !c.options.controllers.enabled("secrets")
+        ));
+        let err = usage_error(&[
+            "fcp",
+            "federation-controller-manager",
+            "--cluster-monitor-period",
+            "soon",
+        ]);
+        assert!(err.message.contains("soon"), "{}", err.message);
     }
 
     #[test]

@@ -3,12 +3,16 @@
 //! here.
 
 mod cli;
+mod local_up;
 mod signals;
 mod symlinks;
 
 use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
-use cli::{Action, ApiServerCommand, LogFormat, UsageError};
+use cli::{
+    Action, ApiServerCommand, ControllerManagerCommand, LocalUpCommand, LogFormat, SimClusterCommand,
+    UsageError,
+};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -37,12 +41,11 @@ fn main() -> ExitCode {
             println!("{}", fcp_apiserver::version::summary());
             ExitCode::SUCCESS
         }
-        Action::NotImplemented(name) => {
-            eprintln!("{name} is not implemented yet");
-            ExitCode::FAILURE
-        }
         Action::MakeSymlinks(dir) => make_symlinks(&dir),
         Action::ApiServer(command) => run_apiserver(*command),
+        Action::ControllerManager(command) => run_controller_manager(*command),
+        Action::SimCluster(command) => run_sim_cluster(*command),
+        Action::LocalUp(command) => run_local_up(*command),
     }
 }
 
@@ -72,6 +75,21 @@ fn make_symlinks(dir: &std::path::Path) -> ExitCode {
 fn run_apiserver(command: ApiServerCommand) -> ExitCode {
     init_logging(command.logging.log_format);
     run_server(|shutdown| fcp_apiserver::run(command.options, shutdown))
+}
+
+fn run_controller_manager(command: ControllerManagerCommand) -> ExitCode {
+    init_logging(command.logging.log_format);
+    run_server(|shutdown| fcp_controllers::run(command.options, shutdown))
+}
+
+fn run_sim_cluster(command: SimClusterCommand) -> ExitCode {
+    init_logging(command.logging.log_format);
+    run_server(|shutdown| fcp_simcluster::run(command.options, shutdown))
+}
+
+fn run_local_up(command: LocalUpCommand) -> ExitCode {
+    init_logging(command.logging.log_format);
+    run_server(|shutdown| local_up::run(command.options, shutdown))
 }
 
 /// Runs one server future on a multi-thread runtime, with SIGTERM/SIGINT cancelling its shutdown token.
