@@ -31,6 +31,14 @@ pub struct Metrics {
     cluster_ready: Mutex<BTreeMap<String, bool>>,
 }
 
+/// One exported metric family: name, type, help text and how to read a controller's value.
+type MetricFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ControllerSeries) -> String,
+);
+
 impl Metrics {
     /// A write (create, update or delete) sent to a member cluster.
     pub fn member_write(&self) {
@@ -110,7 +118,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let families: [(&str, &str, &str, fn(&ControllerSeries) -> String); 4] = [
+        let families: [MetricFamily; 4] = [
             (
                 "fcp_reconciles_total",
                 "counter",

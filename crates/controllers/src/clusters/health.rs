@@ -607,7 +607,7 @@ mod tests {
         assert_eq!(second.conditions[0].last_probe_time, Some(at(200)));
         let third = next_status(Some(&second), &Probe::Unreachable("x".into()), None, at(300));
         assert_eq!(third.conditions[0].last_transition_time, Some(at(300)));
-        let mut lower = third.clone();
+        let mut lower = third;
         lower.conditions[0].status = "true".into();
         lower.conditions[0].type_ = "offline".into();
         let fourth = next_status(Some(&lower), &Probe::Unreachable("x".into()), None, at(400));

@@ -387,17 +387,18 @@ impl Propagator {
                     replicas: 0,
                 },
             };
-            if plan.is_some() && wanted.selected {
-                if let Some(spec) = desired.data.get_mut("spec").and_then(Value::as_object_mut) {
-                    spec.insert("replicas".to_owned(), Value::from(wanted.replicas));
-                }
+            if plan.is_some()
+                && wanted.selected
+                && let Some(spec) = desired.data.get_mut("spec").and_then(Value::as_object_mut)
+            {
+                spec.insert("replicas".to_owned(), Value::from(wanted.replicas));
             }
             match copy {
-                Some(copy) if !wanted.selected => {
-                    if copy.metadata.deletion_timestamp.is_none() {
-                        operations.push((cluster.clone(), client.clone(), Operation::Delete));
-                    }
+                Some(copy) if !wanted.selected && copy.metadata.deletion_timestamp.is_none() => {
+                    operations.push((cluster.clone(), client.clone(), Operation::Delete));
                 }
+                // Not selected and already being deleted in the member: nothing more to ask.
+                Some(_) if !wanted.selected => {}
                 Some(copy) => {
                     scheduled_copies.push(copy.clone());
                     if !self.kind.equivalent(&desired, copy) {
