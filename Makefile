@@ -26,14 +26,16 @@ FCP_COMMIT  = $$(c=$$(git rev-parse HEAD 2>/dev/null) || c=unknown; \
 # Reproducible tarballs with GNU tar.
 REPRO_TAR   := tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 --format=gnu
 
-.PHONY: all help build test run image image-docker test-image quick-release bench e2e fmt lint clean
+.PHONY: all help build test run run-apiserver image image-docker test-image quick-release bench e2e fmt lint clean
 
 all: build
 
 help:
 	@echo "build          cargo build of the whole workspace"
 	@echo "test           unit and integration tests"
-	@echo "run            the federation apiserver on the embedded store: HTTPS on :6443 (kubeconfig in $(OUT)/local), plain HTTP on :8080"
+	@echo "run            fcp local-up: federation apiserver, controller manager and CLUSTERS=3 simulated members"
+	@echo "               (kubeconfig with contexts federation, cluster-1..N in $(OUT)/local-up/kubeconfig)"
+	@echo "run-apiserver  the federation apiserver alone: HTTPS on :6443 (kubeconfig in $(OUT)/local), HTTP on :8080"
 	@echo "image          static fcp + $(IMAGE_TAR) (docker-archive, no Docker engine needed)"
 	@echo "image-docker   the same image through docker/Dockerfile and a Docker engine"
 	@echo "test-image     make image, then check the archive (and docker load/run it when an engine answers)"
@@ -48,7 +50,16 @@ test:
 	$(CARGO) build -p fcp
 	$(CARGO) test --workspace
 
+# A whole federation in one process: the federation apiserver (embedded store, HTTPS, token), CLUSTERS simulated
+# members joined as cluster-1..N, and the controller manager; kubeconfig in $(OUT)/local-up/kubeconfig.
+CLUSTERS ?= 3
 run:
+	$(CARGO) build -p fcp
+	target/debug/fcp local-up --clusters $(CLUSTERS) --dir $(OUT)/local-up
+
+# The federation apiserver alone on the embedded store: HTTPS on :6443 (kubeconfig in $(OUT)/local), plain HTTP
+# on :8080.
+run-apiserver:
 	$(CARGO) build -p fcp
 	@mkdir -p $(OUT)/local
 	@test -s $(OUT)/local/tokens.csv || { umask 077; printf '%s,admin,admin,"system:masters"\n' "$$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > $(OUT)/local/tokens.csv; }
@@ -96,10 +107,12 @@ quick-release: image
 
 # ---------------------------------------------------------------------------------------------------------------
 
-# Storage and API throughput and latency vs raw etcd (needs etcd on PATH). FCP_BENCH_OPS=N shortens a run.
+# Storage and API throughput and latency, and propagation into simulated members, vs raw etcd (needs etcd on
+# PATH). FCP_BENCH_OPS=N shortens the storage and API runs, FCP_BENCH_OBJECTS=N the propagation run.
 bench:
 	$(CARGO) bench -p fcp-storage --bench storage
 	$(CARGO) bench -p fcp-apiserver --bench api
+	$(CARGO) bench -p fcp-controllers --bench propagation
 
 e2e:
 	$(CARGO) test -p fcp-e2e

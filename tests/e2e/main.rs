@@ -5,3 +5,4 @@
 mod apiserver;
 mod image;
 mod kubectl;
+mod local_up;

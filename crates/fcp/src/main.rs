@@ -73,22 +73,24 @@ fn make_symlinks(dir: &std::path::Path) -> ExitCode {
 }
 
 fn run_apiserver(command: ApiServerCommand) -> ExitCode {
-    init_logging(command.logging.log_format);
+    init_logging(command.logging.log_format, "info");
     run_server(|shutdown| fcp_apiserver::run(command.options, shutdown))
 }
 
 fn run_controller_manager(command: ControllerManagerCommand) -> ExitCode {
-    init_logging(command.logging.log_format);
+    init_logging(command.logging.log_format, "info");
     run_server(|shutdown| fcp_controllers::run(command.options, shutdown))
 }
 
 fn run_sim_cluster(command: SimClusterCommand) -> ExitCode {
-    init_logging(command.logging.log_format);
+    init_logging(command.logging.log_format, "info");
     run_server(|shutdown| fcp_simcluster::run(command.options, shutdown))
 }
 
 fn run_local_up(command: LocalUpCommand) -> ExitCode {
-    init_logging(command.logging.log_format);
+    // One terminal shows every component: the audit line of each write the controllers make would
+    // drown the rest, so it is opt-in (RUST_LOG=info) here.
+    init_logging(command.logging.log_format, "info,audit=warn");
     run_server(|shutdown| local_up::run(command.options, shutdown))
 }
 
@@ -127,16 +129,16 @@ where
     }
 }
 
-/// `tracing` to stderr, filtered by `RUST_LOG` (default `info`); colours only on a terminal.
-fn init_logging(format: LogFormat) {
+/// `tracing` to stderr, filtered by `RUST_LOG` (else `default_filter`); colours only on a terminal.
+fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => {
             EnvFilter::try_new(&directives).unwrap_or_else(|err| {
-                eprintln!("warning: ignoring RUST_LOG={directives:?} ({err}); logging at info");
-                EnvFilter::new("info")
+                eprintln!("warning: ignoring RUST_LOG={directives:?} ({err}); logging at {default_filter}");
+                EnvFilter::new(default_filter)
             })
         }
-        _ => EnvFilter::new("info"),
+        _ => EnvFilter::new(default_filter),
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
