@@ -88,9 +88,16 @@ impl LocalUp {
                 return value;
             }
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("fcp local-up exited ({status}) while waiting for {what}\n{}", self.logs());
+                panic!(
+                    "fcp local-up exited ({status}) while waiting for {what}\n{}",
+                    self.logs()
+                );
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.logs()
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -141,7 +148,11 @@ fn file_mode(path: &Path) -> u32 {
 fn local_up_three_clusters_split_a_deployment_and_stop_on_ctrl_c() {
     let mut local = LocalUp::spawn(3);
     local.eventually("the kubeconfig", |l| l.kubeconfig().exists().then_some(()));
-    assert_eq!(file_mode(&local.kubeconfig()), 0o600, "the kubeconfig holds tokens");
+    assert_eq!(
+        file_mode(&local.kubeconfig()),
+        0o600,
+        "the kubeconfig holds tokens"
+    );
     let contexts = local.eventually("the kubeconfig's contexts", |l| {
         let (ok, stdout, _) = l.kubectl(&["config", "get-contexts", "-o", "name"]);
         (ok && stdout.lines().count() == 4).then_some(stdout)
@@ -158,20 +169,17 @@ fn local_up_three_clusters_split_a_deployment_and_stop_on_ctrl_c() {
         (ok && ready == ["cluster-1", "cluster-2", "cluster-3"]).then_some(())
     });
     let banner = local.log("stdout.log");
-    assert!(banner.contains("SIMULATED"), "the banner says the members are simulated: {banner}");
+    assert!(
+        banner.contains("SIMULATED"),
+        "the banner says the members are simulated: {banner}"
+    );
     assert!(
         banner.contains(&local.kubeconfig().display().to_string()),
         "the banner names the kubeconfig: {banner}"
     );
 
     // The README's walk-through: 8 replicas, cluster-1 weighted 2, the rest 1.
-    local.kubectl_ok(&[
-        "create",
-        "deployment",
-        "web",
-        "--image=nginx",
-        "--replicas=8",
-    ]);
+    local.kubectl_ok(&["create", "deployment", "web", "--image=nginx", "--replicas=8"]);
     local.kubectl_ok(&[
         "annotate",
         "deployment",
@@ -213,15 +221,13 @@ fn local_up_three_clusters_split_a_deployment_and_stop_on_ctrl_c() {
         "-o",
         "jsonpath={.items[*].reason}",
     ]);
-    assert!(events.contains("CreateInCluster"), "events on the federated deployment: {events}");
+    assert!(
+        events.contains("CreateInCluster"),
+        "events on the federated deployment: {events}"
+    );
 
     // A ConfigMap reaches every member.
-    local.kubectl_ok(&[
-        "create",
-        "configmap",
-        "settings",
-        "--from-literal=greeting=hello",
-    ]);
+    local.kubectl_ok(&["create", "configmap", "settings", "--from-literal=greeting=hello"]);
     for member in ["cluster-1", "cluster-2", "cluster-3"] {
         local.eventually(&format!("settings in {member}"), |l| {
             let (ok, stdout, _) = l.kubectl(&[
@@ -282,6 +288,9 @@ fn local_up_three_clusters_split_a_deployment_and_stop_on_ctrl_c() {
             .skip_while(|line| !line.contains(&format!("name: {context}-admin")))
             .find_map(|line| line.trim().strip_prefix("token: ").map(str::to_owned))
             .unwrap();
-        assert!(!stderr.contains(&token_line), "the {context} token leaked into the logs");
+        assert!(
+            !stderr.contains(&token_line),
+            "the {context} token leaked into the logs"
+        );
     }
 }

@@ -39,7 +39,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::{
     Api,
     api::{ObjectMeta, PostParams},
-    runtime::watcher,
+    runtime::{WatchStreamExt as _, watcher},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -85,7 +85,10 @@ impl Settings {
             (1..=50).contains(&clusters),
             "FCP_BENCH_CLUSTERS must be 1..=50, got {clusters}"
         );
-        ensure!(objects >= 10, "FCP_BENCH_OBJECTS must be at least 10, got {objects}");
+        ensure!(
+            objects >= 10,
+            "FCP_BENCH_OBJECTS must be at least 10, got {objects}"
+        );
         Ok(Self {
             smoke,
             clusters,
@@ -143,7 +146,9 @@ fn rss_mib() -> f64 {
 /// Raw put latency at 1 in flight and throughput at [`RAW_IN_FLIGHT`], with values as large as a stored
 /// ConfigMap of the benchmark.
 async fn raw_puts(endpoint: &str, ops: usize) -> anyhow::Result<(Latencies, f64)> {
-    let client = EtcdClient::connect([endpoint], None).await.context("connect to etcd")?;
+    let client = EtcdClient::connect([endpoint], None)
+        .await
+        .context("connect to etcd")?;
     let value = vec![b'x'; DATA_SIZE + 400];
     let mut kv = client.kv_client();
     let mut samples = Vec::with_capacity(ops);
@@ -170,13 +175,24 @@ async fn raw_puts(endpoint: &str, ops: usize) -> anyhow::Result<(Latencies, f64)
     Ok((Latencies::of(samples), per_second))
 }
 
-/// One raw range read of every key in etcd: `(keys, time)`.
-async fn raw_read_everything(endpoint: &str) -> anyhow::Result<(usize, Duration)> {
-    let client = EtcdClient::connect([endpoint], None).await.context("connect to etcd")?;
+/// Raw range reads of every apiserver's keys (one read per prefix, as each apiserver lists its own):
+/// `(keys, total time)`.
+async fn raw_read_everything(endpoint: &str, prefixes: &[String]) -> anyhow::Result<(usize, Duration)> {
+    let client = EtcdClient::connect([endpoint], None)
+        .await
+        .context("connect to etcd")?;
     let mut kv = client.kv_client();
-    let started = Instant::now();
-    let response = kv.get("/", Some(GetOptions::new().with_prefix())).await?;
-    Ok((response.kvs().len(), started.elapsed()))
+    let mut keys = 0;
+    let mut took = Duration::ZERO;
+    for prefix in prefixes {
+        let started = Instant::now();
+        let response = kv
+            .get(format!("{prefix}/"), Some(GetOptions::new().with_prefix()))
+            .await?;
+        took += started.elapsed();
+        keys += response.kvs().len();
+    }
+    Ok((keys, took))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -250,7 +266,10 @@ struct Arrivals {
 impl Arrivals {
     fn record(&self, name: String) {
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = seen.entry(name).or_insert((0, now));
         entry.0 += 1;
         entry.1 = now;
@@ -258,12 +277,20 @@ impl Arrivals {
 
     /// When `name` reached all `members`, if it has.
     fn complete(&self, name: &str, members: usize) -> Option<Instant> {
-        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seen.get(name).filter(|(count, _)| *count >= members).map(|(_, at)| *at)
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.get(name)
+            .filter(|(count, _)| *count >= members)
+            .map(|(_, at)| *at)
     }
 
     fn completed(&self, members: usize) -> usize {
-        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         seen.values().filter(|(count, _)| *count >= members).count()
     }
 }
@@ -273,7 +300,7 @@ fn watch_member(member: kube::Client, arrivals: Arc<Arrivals>, stop: Cancellatio
     tokio::spawn(async move {
         let api = Api::<ConfigMap>::namespaced(member, NAMESPACE);
         let mut known = std::collections::HashSet::new();
-        let mut events = std::pin::pin!(watcher(api, watcher::Config::default()));
+        let mut events = std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
         loop {
             let event = tokio::select! {
                 () = stop.cancelled() => return,
@@ -308,7 +335,10 @@ fn config_map(name: &str) -> ConfigMap {
 }
 
 fn reconciles(metrics: &str, controller: &str) -> u64 {
-    metric(metrics, &format!("fcp_reconciles_total{{controller=\"{controller}\"}}"))
+    metric(
+        metrics,
+        &format!("fcp_reconciles_total{{controller=\"{controller}\"}}"),
+    )
 }
 
 fn metric(metrics: &str, series: &str) -> u64 {
@@ -343,7 +373,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let (raw_latency, raw_per_second) = raw_puts(&endpoint, raw_ops).await?;
     row(
         "raw etcd put, 1 in flight",
-        &format!("p50 {:.2} ms  p99 {:.2} ms", ms(raw_latency.p50), ms(raw_latency.p99)),
+        &format!(
+            "p50 {:.2} ms  p99 {:.2} ms",
+            ms(raw_latency.p50),
+            ms(raw_latency.p99)
+        ),
     );
     row(
         &format!("raw etcd put, {RAW_IN_FLIGHT} in flight"),
@@ -391,6 +425,8 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let arrivals = Arc::new(Arrivals::default());
     let stop_watches = CancellationToken::new();
+    // The member watches end with this function, whichever way it returns.
+    let _stop_watches_on_return = stop_watches.clone().drop_guard();
     for member in &members {
         watch_member(member.client(), arrivals.clone(), stop_watches.clone());
     }
@@ -401,7 +437,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     for i in 0..settings.idle_objects {
         let name = format!("idle-{i}");
         let started = Instant::now();
-        configmaps.create(&PostParams::default(), &config_map(&name)).await?;
+        configmaps
+            .create(&PostParams::default(), &config_map(&name))
+            .await?;
         let deadline = Instant::now() + PHASE_TIMEOUT;
         let arrived = loop {
             if let Some(at) = arrivals.complete(&name, settings.clusters) {
@@ -415,7 +453,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let idle = Latencies::of(idle);
     let idle_floor = raw_latency.p50 * 2;
     row(
-        &format!("propagation, idle ({} objects, one at a time)", settings.idle_objects),
+        &format!(
+            "propagation, idle ({} objects, one at a time)",
+            settings.idle_objects
+        ),
         &format!(
             "p50 {:.1} ms  p99 {:.1} ms  ({:.0}x the floor of 2 raw puts, {:.2} ms)",
             ms(idle.p50),
@@ -440,7 +481,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(name, Instant::now());
-                configmaps.create(&PostParams::default(), &object).await.map(|_| ())
+                configmaps
+                    .create(&PostParams::default(), &object)
+                    .await
+                    .map(|_| ())
             }
         })
         .buffer_unordered(CREATE_IN_FLIGHT)
@@ -454,7 +498,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     .await?;
     let propagated = started.elapsed();
     let burst_writes = manager.metrics().member_writes() - writes_before;
-    let starts = starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    let starts = starts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let burst = Latencies::of(
         starts
             .iter()
@@ -468,7 +515,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let floor_writes = settings.objects * (settings.clusters + 1);
     let burst_floor = Duration::from_secs_f64(floor_writes as f64 / raw_per_second);
     row(
-        &format!("propagation, burst ({} objects, {CREATE_IN_FLIGHT} creates in flight)", settings.objects),
+        &format!(
+            "propagation, burst ({} objects, {CREATE_IN_FLIGHT} creates in flight)",
+            settings.objects
+        ),
         &format!("p50 {:.0} ms  p99 {:.0} ms", ms(burst.p50), ms(burst.p99)),
     );
     row(
@@ -507,14 +557,17 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     .await?;
     let restart = started.elapsed();
     let restart_writes = manager.metrics().member_writes();
-    let (keys, read_all) = raw_read_everything(&endpoint).await?;
+    let prefixes: Vec<String> = std::iter::once("/federation".to_owned())
+        .chain((1..=settings.clusters).map(|i| format!("/cluster-{i}")))
+        .collect();
+    let (keys, read_all) = raw_read_everything(&endpoint, &prefixes).await?;
     row(
         &format!(
             "restart in sync ({total} objects x {} members)",
             settings.clusters
         ),
         &format!(
-            "{:.2} s to reconcile all, {restart_writes} member writes (goal 0; {:.0}x the floor: a raw read of all {keys} keys, {:.0} ms)",
+            "{:.2} s to reconcile all, {restart_writes} member writes (goal 0; {:.0}x the floor: raw reads of all {keys} keys, {:.0} ms)",
             restart.as_secs_f64(),
             restart.as_secs_f64() / read_all.as_secs_f64(),
             ms(read_all)

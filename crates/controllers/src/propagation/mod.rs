@@ -333,10 +333,13 @@ impl Propagator {
                 .collect();
             return self.delete(&object, &reference, &ready, &unready).await;
         }
-        let object = match self.ensure_finalizers(&object).await? {
-            Some(updated) => updated,
-            None => (*object).clone(),
-        };
+        if self.ensure_finalizers(&object).await?.is_some() {
+            // The update comes back through the federated informer and queues this key again; that pass
+            // propagates. Propagating now would race it: it could start before the member informers have
+            // seen this pass's creates and write them a second time (rejected as AlreadyExists, but sent).
+            return Ok(Outcome::Done);
+        }
+        let object = (*object).clone();
         let annotations = object.metadata.annotations.clone().unwrap_or_default();
         let selector = ClusterSelector::from_annotations(&annotations).map_err(|error| {
             self.event(
