@@ -101,12 +101,22 @@ impl ClusterReplicaState {
         })
     }
 
-    /// The state from a pod analysis: current = running-and-ready pods; capacity = `spec_replicas −
-    /// unschedulable` when any pod is unschedulable (it can be 0 or negative, as in v1).
+    /// The state from a pod analysis: current = the replicas the member runs or is still starting,
+    /// `spec_replicas − unschedulable` (at least the running-and-ready pods, at most `spec_replicas`);
+    /// capacity = `spec_replicas − unschedulable` when any pod is unschedulable (it can be 0 or
+    /// negative, as in v1).
+    ///
+    /// v1 took only the running-and-ready pods as current. A member that was just given more replicas
+    /// and is starting them then looked short, and without rebalancing the planner handed its starting
+    /// replicas back to another member, which is how v1 flapped after moving replicas off a full member.
+    /// Pods that are merely starting are no reason to move anything; only the unschedulable ones are.
     #[must_use]
     pub fn from_pod_analysis(spec_replicas: i64, analysis: &PodAnalysis) -> Self {
+        let starting_or_running = spec_replicas.saturating_sub(analysis.unschedulable);
         Self {
-            current: analysis.running_ready,
+            current: starting_or_running
+                .max(analysis.running_ready.min(spec_replicas))
+                .max(0),
             estimated_capacity: (analysis.unschedulable > 0)
                 .then(|| spec_replicas.saturating_sub(analysis.unschedulable)),
         }
@@ -305,9 +315,22 @@ mod tests {
         assert_eq!(
             ClusterReplicaState::from_pod_analysis(5, &fine),
             ClusterReplicaState {
-                current: 2,
+                current: 5,
                 estimated_capacity: None
-            }
+            },
+            "pods still starting count as current"
+        );
+        let stuck = PodAnalysis {
+            running_ready: 1,
+            unschedulable: 4,
+        };
+        assert_eq!(
+            ClusterReplicaState::from_pod_analysis(3, &stuck),
+            ClusterReplicaState {
+                current: 1,
+                estimated_capacity: Some(-1)
+            },
+            "never fewer than the ready pods, never more than asked for"
         );
     }
 

@@ -68,6 +68,10 @@ const NOT_SYNCED_DELAY: Duration = Duration::from_millis(200);
 const SHORT_RETRY: Duration = Duration::from_secs(1);
 /// Retry delay while deletion waits for unready members.
 const UNREADY_RETRY: Duration = Duration::from_secs(5);
+/// How often a scheduled workload with a copy that is not fully ready is looked at again, although
+/// nothing changed: pods that stay unschedulable change no object, yet after the planner's threshold they
+/// bound the member's capacity and move replicas elsewhere. (v1 reviewed every workload each 2 minutes.)
+const WORKLOAD_REVIEW_DELAY: Duration = Duration::from_secs(10);
 
 /// How a propagation controller runs.
 #[derive(Clone, Debug)]
@@ -437,6 +441,9 @@ impl Propagator {
             }
         }
         if operations.is_empty() {
+            if scheduling.is_some() && scheduled_copies.iter().any(|copy| !schedule::fully_ready(copy)) {
+                return Ok(Outcome::RequeueAfter(WORKLOAD_REVIEW_DELAY));
+            }
             return Ok(Outcome::Done);
         }
         self.execute(&object, operations).await

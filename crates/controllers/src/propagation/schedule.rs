@@ -34,6 +34,11 @@ pub fn spec_replicas(object: &DynamicObject) -> i64 {
         .unwrap_or(1)
 }
 
+/// Whether a member's copy runs every replica it asks for, ready.
+pub fn fully_ready(copy: &DynamicObject) -> bool {
+    status_i64(copy, "readyReplicas") >= spec_replicas(copy)
+}
+
 fn status_i64(object: &DynamicObject, field: &str) -> i64 {
     object
         .data

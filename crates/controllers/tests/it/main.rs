@@ -111,12 +111,24 @@ impl Federation {
         Ok(federation)
     }
 
+    /// Like [`Federation::start`] with each member's own sim-cluster flags (`cluster-<i>` gets
+    /// `member_args[i - 1]`).
+    pub async fn start_each(member_args: &[&[&str]]) -> anyhow::Result<Self> {
+        let mut federation = Self::without_manager_each(member_args).await?;
+        federation.manager = Some(Manager::start(&federation.client, &[]).await?);
+        Ok(federation)
+    }
+
     /// Like [`Federation::start`] without starting the controller manager.
     pub async fn without_manager(count: usize, sim_args: &[&str]) -> anyhow::Result<Self> {
+        Self::without_manager_each(&vec![sim_args; count]).await
+    }
+
+    async fn without_manager_each(member_args: &[&[&str]]) -> anyhow::Result<Self> {
         let api = TestApiServer::embedded().await?;
         let client = kube::Client::try_from(kube::Config::new(api.base_url().parse()?))?;
         let mut members = Vec::new();
-        for i in 1..=count {
+        for (i, sim_args) in (1..).zip(member_args) {
             let member = TestSimCluster::start(&format!("cluster-{i}"), sim_args).await?;
             join(
                 &client,

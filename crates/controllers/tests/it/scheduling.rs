@@ -129,3 +129,46 @@ async fn replica_sets_honour_min_max_and_clusters_without_a_preference_get_none(
     .await?;
     Ok(())
 }
+
+/// Pods that stay unschedulable for longer than the planner's threshold (60 s, v1's) bound their member's
+/// capacity: the replicas move to the member that has room, and stay there (no flapping back).
+#[tokio::test]
+async fn unschedulable_pods_move_replicas_to_a_member_with_capacity() -> anyhow::Result<()> {
+    let federation = Federation::start_each(&[
+        &["--ready-after", "100ms", "--pod-capacity", "1"],
+        &["--ready-after", "100ms"],
+    ])
+    .await?;
+    federation.wait_ready().await?;
+    let deployments = Api::<Deployment>::namespaced(federation.client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("tight", 6, None)?)
+        .await?;
+    eventually("an even 3/3 split first", || async {
+        let replicas = member_replicas(&federation, "tight").await?;
+        Ok((replicas == [Some(3), Some(3)]).then_some(()))
+    })
+    .await?;
+    // The threshold, plus the controller's review period, plus slack for a loaded machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    loop {
+        if member_replicas(&federation, "tight").await? == [Some(1), Some(5)] {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "replicas did not move off the full member: {:?}",
+            member_replicas(&federation, "tight").await?
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    eventually("6 ready once moved", || async {
+        let status = deployments.get("tight").await?.status.unwrap_or_default();
+        Ok((status.ready_replicas == Some(6)).then_some(()))
+    })
+    .await?;
+    // Two more review periods: the split holds now that every copy is ready.
+    tokio::time::sleep(std::time::Duration::from_secs(21)).await;
+    assert_eq!(member_replicas(&federation, "tight").await?, [Some(1), Some(5)]);
+    Ok(())
+}
