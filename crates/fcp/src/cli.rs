@@ -147,7 +147,7 @@ pub(crate) struct LocalUpCommand {
 /// Flags shared by every long-running server.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct LogOptions {
-    /// Format of the log lines written to stderr. RUST_LOG sets the level and filters (default: info).
+    /// Format of the log lines written to stderr. RUST_LOG sets the level and filters (default: info; local-up: info,audit=warn).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     pub(crate) log_format: LogFormat,
 }
