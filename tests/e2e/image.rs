@@ -347,11 +347,32 @@ fn check_with_docker(path: &Path, image: &Image) {
         "/federation-controller-manager",
         tag,
     ]);
+    // Outside a cluster and without --kubeconfig or --master it has no federation to talk to: one line
+    // naming the cause, exit 1.
     let stderr = String::from_utf8_lossy(&controller_manager.stderr);
     assert_eq!(controller_manager.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("federation-controller-manager is not implemented yet"),
+        stderr.contains("error: federation apiserver client: no --kubeconfig or --master"),
         "{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|line| line.starts_with("error:")).count(),
+        1,
+        "{stderr}"
+    );
+    let help = docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "/federation-controller-manager",
+        tag,
+        "--help",
+    ]);
+    assert!(
+        help.contains("Usage: federation-controller-manager") && help.contains("--cluster-monitor-period"),
+        "help through the symlink: {help}"
     );
 }
 
