@@ -5,7 +5,7 @@
 
 use std::{
     path::PathBuf,
-    process::{Child, Command, Output, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     time::{Duration, Instant},
 };
 
@@ -211,22 +211,8 @@ fn the_binary_serves_from_real_etcd_and_stops_gracefully_on_sigterm() {
     let watch_url = format!("{}/api/v1/namespaces/default/configmaps?watch=true", server.base);
     let watcher = std::thread::spawn(move || send(reqwest::Method::GET, &watch_url, None));
     std::thread::sleep(Duration::from_millis(300));
-    let sent = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success(), "SIGTERM sent");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "fcp did not exit within 20 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = signal_and_wait(&mut server.child, "TERM", Duration::from_secs(20))
+        .expect("fcp did not exit within 20 s of SIGTERM");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     let (code, _) = watcher.join().unwrap().expect("the watch response ended cleanly");
     assert_eq!(code, 200);
@@ -405,17 +391,25 @@ fn secure_by_default_with_audit_lines_and_no_secrets_in_logs() {
 
 /// SIGTERM and wait: a graceful stop.
 fn stop_gracefully(child: &mut Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    signal_and_wait(child, "TERM", Duration::from_secs(30)).expect("fcp did not stop within 30 s of SIGTERM");
+}
+
+/// Sends `signal` (`TERM`, `INT`, …) to `child` and polls until it exits: its exit status, or `None` when it
+/// is still running after `within`.
+pub(crate) fn signal_and_wait(child: &mut Child, signal: &str, within: Duration) -> Option<ExitStatus> {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .expect("run kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait fcp").is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "fcp did not stop within 30 s of SIGTERM"
-        );
+    assert!(sent.success(), "SIG{signal} sent");
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -213,14 +213,14 @@ fn check_archive(path: &Path) -> Image {
     Image { tags, version }
 }
 
-fn docker(args: &[&str]) -> Output {
+fn docker<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
     Command::new("docker")
         .args(args)
         .output()
         .unwrap_or_else(|err| panic!("docker {args:?}: {err}"))
 }
 
-fn docker_ok(args: &[&str]) -> String {
+fn docker_ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
     let output = docker(args);
     assert!(
         output.status.success(),
@@ -317,36 +317,11 @@ fn check_with_docker(path: &Path, image: &Image) {
         "fcp version printed: {version}"
     );
 
-    let help = docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "/federation-apiserver",
-        tag,
-        "--help",
-    ]);
-    assert!(
-        help.contains("Usage: federation-apiserver"),
-        "help through the symlink: {help}"
-    );
-    assert!(
-        help.contains("--etcd-servers"),
-        "help through the symlink: {help}"
-    );
+    check_help_through_symlink(tag, "federation-apiserver", "--etcd-servers");
 
     check_graceful_stop(tag);
 
-    let controller_manager = docker(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "/federation-controller-manager",
-        tag,
-    ]);
+    let controller_manager = docker(&run_through_symlink(tag, "federation-controller-manager", &[]));
     // Outside a cluster and without --kubeconfig or --master it has no federation to talk to: one line
     // naming the cause, exit 1.
     let stderr = String::from_utf8_lossy(&controller_manager.stderr);
@@ -360,20 +335,29 @@ fn check_with_docker(path: &Path, image: &Image) {
         1,
         "{stderr}"
     );
-    let help = docker_ok(&[
-        "run",
-        "--rm",
-        "--network",
-        "none",
-        "--entrypoint",
-        "/federation-controller-manager",
-        tag,
-        "--help",
-    ]);
+    check_help_through_symlink(tag, "federation-controller-manager", "--cluster-monitor-period");
+}
+
+/// `docker run` arguments that start `/<command>` (one of the image's symlinks to fcp) with `args`, offline.
+fn run_through_symlink(tag: &str, command: &str, args: &[&str]) -> Vec<String> {
+    let mut argv: Vec<String> = ["run", "--rm", "--network", "none", "--entrypoint"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    argv.push(format!("/{command}"));
+    argv.push(tag.to_owned());
+    argv.extend(args.iter().map(|s| (*s).to_owned()));
+    argv
+}
+
+/// `/<command> --help` in the image names the command (argv[0] dispatch) and lists `flag`.
+fn check_help_through_symlink(tag: &str, command: &str, flag: &str) {
+    let help = docker_ok(&run_through_symlink(tag, command, &["--help"]));
     assert!(
-        help.contains("Usage: federation-controller-manager") && help.contains("--cluster-monitor-period"),
+        help.contains(&format!("Usage: {command}")),
         "help through the symlink: {help}"
     );
+    assert!(help.contains(flag), "help through the symlink: {help}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::apiserver::fcp_binary;
+use crate::apiserver::{fcp_binary, signal_and_wait};
 
 /// How long anything may take on a loaded 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -257,22 +257,11 @@ fn local_up_three_clusters_split_a_deployment_and_stop_on_ctrl_c() {
     });
 
     // Ctrl-C stops everything cleanly.
-    let sent = Command::new("kill")
-        .args(["-INT", &local.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success(), "SIGINT sent");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(status) = local.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
+    let Some(exit) = signal_and_wait(&mut local.child, "INT", Duration::from_secs(30)) else {
+        panic!(
             "fcp local-up did not stop within 30 s of SIGINT\n{}",
             local.logs()
         );
-        std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "Ctrl-C exits 0, got {exit}\n{}", local.logs());
     assert!(

@@ -22,6 +22,7 @@
 //! and the share of the machine's capacity left idle (`idle%`) or taken by other processes (`other%`, which
 //! should be 0 on a quiet machine).
 
+use fcp_testkit::latency::Latencies;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -122,27 +123,6 @@ impl Settings {
             watchers: if smoke { SMOKE_WATCHERS } else { WATCHERS },
             watch_updates: (ops / 10).clamp(PATCH_IN_FLIGHT, MAX_WATCH_UPDATES),
         })
-    }
-}
-
-/// Median and 99th percentile (nearest rank).
-#[derive(Debug, Clone, Copy)]
-struct Latencies {
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Latencies {
-    fn of(mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
-        let rank = |percent: usize| {
-            let index = (samples.len() * percent).div_ceil(100).saturating_sub(1);
-            samples.get(index).copied().unwrap_or_default()
-        };
-        Self {
-            p50: rank(50),
-            p99: rank(99),
-        }
     }
 }
 

@@ -22,6 +22,7 @@
 //!   every object was reconciled and the queues are empty, and the member writes it issued (goal: 0).
 //!   The floor is one raw range read of every key in etcd.
 
+use fcp_testkit::latency::Latencies;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -95,27 +96,6 @@ impl Settings {
             objects,
             idle_objects: (objects / 10).max(10),
         })
-    }
-}
-
-/// Median and 99th percentile (nearest rank).
-#[derive(Debug, Clone, Copy)]
-struct Latencies {
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Latencies {
-    fn of(mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
-        let rank = |percent: usize| {
-            let index = (samples.len() * percent).div_ceil(100).saturating_sub(1);
-            samples.get(index).copied().unwrap_or_default()
-        };
-        Self {
-            p50: rank(50),
-            p99: rank(99),
-        }
     }
 }
 
@@ -535,7 +515,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     row(
         "  member writes issued",
         &format!(
-            "{burst_writes} (exactly one per copy: {})",
+            "{burst_writes} for {} copies",
             settings.objects * settings.clusters
         ),
     );

@@ -10,6 +10,7 @@
 //! Latencies are per operation, measured by the task that issued it; ops/s is the operation count over the
 //! wall-clock time of the whole measurement.
 
+use fcp_testkit::latency::Latencies;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -95,27 +96,6 @@ impl Settings {
             },
             watch_events: (ops / 2).max(MANY),
         })
-    }
-}
-
-/// Median and 99th percentile (nearest rank).
-#[derive(Debug, Clone, Copy)]
-struct Latencies {
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Latencies {
-    fn of(mut samples: Vec<Duration>) -> Self {
-        samples.sort_unstable();
-        let rank = |percent: usize| {
-            let index = (samples.len() * percent).div_ceil(100).saturating_sub(1);
-            samples.get(index).copied().unwrap_or_default()
-        };
-        Self {
-            p50: rank(50),
-            p99: rank(99),
-        }
     }
 }
 

@@ -5,6 +5,7 @@
 #[cfg(feature = "apiserver")]
 pub mod apiserver;
 pub mod etcd;
+pub mod latency;
 pub mod pki;
 #[cfg(feature = "simcluster")]
 pub mod simcluster;

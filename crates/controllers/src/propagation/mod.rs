@@ -337,13 +337,12 @@ impl Propagator {
                 .collect();
             return self.delete(&object, &reference, &ready, &unready).await;
         }
-        if self.ensure_finalizers(&object).await?.is_some() {
+        if self.ensure_finalizers(&object).await? {
             // The update comes back through the federated informer and queues this key again; that pass
             // propagates. Propagating now would race it: it could start before the member informers have
             // seen this pass's creates and write them a second time (rejected as AlreadyExists, but sent).
             return Ok(Outcome::Done);
         }
-        let object = (*object).clone();
         let annotations = object.metadata.annotations.clone().unwrap_or_default();
         let selector = ClusterSelector::from_annotations(&annotations).map_err(|error| {
             self.event(
@@ -479,11 +478,8 @@ impl Propagator {
     }
 
     /// Adds the `delete-from-underlying-clusters` and `orphan` finalizers when missing (before anything is
-    /// propagated, so no deletion can leave copies behind unnoticed). Returns the updated object.
-    async fn ensure_finalizers(
-        &self,
-        object: &DynamicObject,
-    ) -> Result<Option<DynamicObject>, ReconcileError> {
+    /// propagated, so no deletion can leave copies behind unnoticed). Returns whether it updated the object.
+    async fn ensure_finalizers(&self, object: &DynamicObject) -> Result<bool, ReconcileError> {
         let mut finalizers = object.finalizers().to_vec();
         let mut missing = false;
         for finalizer in [DELETE_FROM_UNDERLYING_CLUSTERS_FINALIZER, ORPHAN_FINALIZER] {
@@ -493,22 +489,24 @@ impl Propagator {
             }
         }
         if !missing {
-            return Ok(None);
+            return Ok(false);
         }
         finalizers.sort();
         finalizers.dedup();
-        self.patch_finalizers(object, finalizers).await.map(Some)
+        self.patch_finalizers(object, finalizers).await?;
+        Ok(true)
     }
 
     async fn patch_finalizers(
         &self,
         object: &DynamicObject,
         finalizers: Vec<String>,
-    ) -> Result<DynamicObject, ReconcileError> {
+    ) -> Result<(), ReconcileError> {
         let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": object.metadata.resource_version}});
         self.federated_api(object)
             .patch(&object.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
             .await
+            .map(|_| ())
             .map_err(|error| ReconcileError(format!("updating finalizers: {error}")))
     }
 

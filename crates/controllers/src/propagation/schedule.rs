@@ -34,9 +34,10 @@ pub fn spec_replicas(object: &DynamicObject) -> i64 {
         .unwrap_or(1)
 }
 
-/// Whether a member's copy runs every replica it asks for, ready.
+/// Whether a member's copy runs every replica it asks for, ready: the planner's rule for reading the
+/// copy's status instead of its pods.
 pub fn fully_ready(copy: &DynamicObject) -> bool {
-    status_i64(copy, "readyReplicas") >= spec_replicas(copy)
+    ClusterReplicaState::from_ready_replicas(spec_replicas(copy), status_i64(copy, "readyReplicas")).is_some()
 }
 
 fn status_i64(object: &DynamicObject, field: &str) -> i64 {
